@@ -1,0 +1,307 @@
+//! Wire types of the HTTP API (`shared/contract.md` §2), shared by the browser package and the server.
+
+use serde::{Deserialize, Serialize};
+
+use crate::brand::Brand;
+use crate::cvc::Cvc;
+use crate::expiry::{Expiry, ExpiryError, ExpiryField, YearMonth, DEFAULT_MAX_YEARS_AHEAD};
+use crate::number::CardNumber;
+
+/// The card a token stands for, as the API shows it: never the number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenCard {
+    pub brand: Brand,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    /// HMAC of the number under the server's fingerprint key: the same card gives the same value.
+    pub fingerprint: String,
+}
+
+/// `POST /v1/tokens`' answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    /// `tok_…`
+    pub id: String,
+    /// Always `"token"`.
+    pub object: String,
+    pub card: TokenCard,
+    /// Unix seconds.
+    pub created: i64,
+    pub livemode: bool,
+    pub used: bool,
+}
+
+/// The `type` of an API error (`shared/contract.md` §2), plus the two the browser package adds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorType {
+    InvalidRequestError,
+    AuthenticationError,
+    CardError,
+    PermissionError,
+    IdempotencyError,
+    RateLimitError,
+    ApiError,
+    /// The browser package rejected the input before sending anything.
+    ValidationError,
+    /// The browser package could not reach the API.
+    ApiConnectionError,
+}
+
+impl ErrorType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorType::InvalidRequestError => "invalid_request_error",
+            ErrorType::AuthenticationError => "authentication_error",
+            ErrorType::CardError => "card_error",
+            ErrorType::PermissionError => "permission_error",
+            ErrorType::IdempotencyError => "idempotency_error",
+            ErrorType::RateLimitError => "rate_limit_error",
+            ErrorType::ApiError => "api_error",
+            ErrorType::ValidationError => "validation_error",
+            ErrorType::ApiConnectionError => "api_connection_error",
+        }
+    }
+}
+
+/// The error object: `{type, code, message, param?, decline_code?}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    #[serde(rename = "type")]
+    pub kind: ErrorType,
+    pub code: String,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+}
+
+/// An error response body: `{"error": {…}}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ApiError,
+}
+
+/// The longest cardholder name accepted.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// A card as the tokenization request carries it, checked: the number parses, the expiry is current,
+/// the CVC fits the brand. Both the browser (before sending) and the server (never trusting the browser)
+/// build it with [`CardData::parse`].
+#[derive(Debug, Serialize)]
+pub struct CardData {
+    pub number: CardNumber,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub cvc: Cvc,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// The raw fields of a card, before checking.
+#[derive(Clone, Copy, Debug)]
+pub struct CardFields<'a> {
+    pub number: &'a str,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    pub cvc: &'a str,
+    pub name: Option<&'a str>,
+}
+
+/// Why card data was refused: which field, the code, and a message that never quotes the input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CardDataError {
+    pub param: &'static str,
+    pub code: &'static str,
+    pub message: &'static str,
+}
+
+impl std::fmt::Display for CardDataError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.message, self.param)
+    }
+}
+
+impl std::error::Error for CardDataError {}
+
+impl CardData {
+    pub fn parse(fields: CardFields<'_>, today: YearMonth) -> Result<CardData, CardDataError> {
+        let number = CardNumber::parse(fields.number).map_err(|e| CardDataError {
+            param: "number",
+            code: e.as_str(),
+            message: e.message(),
+        })?;
+        let expiry = Expiry::new(fields.exp_month, fields.exp_year).map_err(|field| match field {
+            ExpiryField::Month => CardDataError {
+                param: "exp_month",
+                code: "invalid_expiry_month",
+                message: "The expiry month must be a number from 1 to 12.",
+            },
+            ExpiryField::Year => CardDataError {
+                param: "exp_year",
+                code: "invalid_expiry_year",
+                message: "The expiry year must have four digits.",
+            },
+        })?;
+        expiry.check(today, DEFAULT_MAX_YEARS_AHEAD).map_err(|e| match e {
+            ExpiryError::Expired => {
+                CardDataError { param: "exp_month", code: "expired_card", message: e.message() }
+            }
+            _ => CardDataError {
+                param: "exp_year",
+                code: "invalid_expiry_year",
+                message: "The expiry year is too far in the future.",
+            },
+        })?;
+        let cvc = Cvc::parse(fields.cvc, Some(number.brand())).map_err(|e| CardDataError {
+            param: "cvc",
+            code: e.as_str(),
+            message: e.message(),
+        })?;
+        let name = match fields.name.map(str::trim) {
+            None | Some("") => None,
+            Some(n) if n.chars().count() > MAX_NAME_CHARS || n.chars().any(char::is_control) => {
+                return Err(CardDataError {
+                    param: "name",
+                    code: "invalid_name",
+                    message:
+                        "The cardholder name must be at most 200 characters, with no control characters.",
+                })
+            }
+            Some(n) => Some(n.to_string()),
+        };
+        Ok(CardData { number, exp_month: expiry.month(), exp_year: expiry.year(), cvc, name })
+    }
+
+    /// The `POST /v1/tokens` body, `{"card":{…}}`, written without serde_json so the browser package
+    /// need not ship it. A unit test holds it equal to serde_json's output.
+    pub fn to_request_json(&self) -> String {
+        let mut out = String::with_capacity(128);
+        out.push_str("{\"card\":{\"number\":\"");
+        out.push_str(self.number.expose_digits());
+        out.push_str("\",\"exp_month\":");
+        out.push_str(&self.exp_month.to_string());
+        out.push_str(",\"exp_year\":");
+        out.push_str(&self.exp_year.to_string());
+        out.push_str(",\"cvc\":\"");
+        out.push_str(self.cvc.expose());
+        out.push('"');
+        if let Some(name) = &self.name {
+            out.push_str(",\"name\":");
+            push_json_string(&mut out, name);
+        }
+        out.push_str("}}");
+        out
+    }
+}
+
+/// Appends `s` as a JSON string literal.
+fn push_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields<'a>(number: &'a str, cvc: &'a str, name: Option<&'a str>) -> CardFields<'a> {
+        CardFields { number, exp_month: 12, exp_year: 2030, cvc, name }
+    }
+
+    const TODAY: YearMonth = YearMonth { year: 2026, month: 11 };
+
+    #[test]
+    fn the_hand_written_request_body_equals_serde_json() {
+        for name in [None, Some("Jane \"J\" Doe\\ 山田"), Some("Zoë O'Brien 🎉")] {
+            let card = CardData::parse(fields("4242 4242 4242 4242", "123", name), TODAY).unwrap();
+            #[derive(Serialize)]
+            struct Body<'a> {
+                card: &'a CardData,
+            }
+            assert_eq!(card.to_request_json(), serde_json::to_string(&Body { card: &card }).unwrap());
+        }
+    }
+
+    #[test]
+    fn card_data_errors_name_the_field_and_never_the_input() {
+        let cases: &[(CardFields, &str, &str)] = &[
+            (fields("4242424242424241", "123", None), "number", "invalid_number"),
+            (fields("4242", "123", None), "number", "incomplete_number"),
+            (
+                CardFields { exp_month: 13, ..fields("4242424242424242", "123", None) },
+                "exp_month",
+                "invalid_expiry_month",
+            ),
+            (
+                CardFields { exp_year: 123, ..fields("4242424242424242", "123", None) },
+                "exp_year",
+                "invalid_expiry_year",
+            ),
+            (
+                CardFields { exp_month: 10, exp_year: 2026, ..fields("4242424242424242", "123", None) },
+                "exp_month",
+                "expired_card",
+            ),
+            (
+                CardFields { exp_year: 2046, ..fields("4242424242424242", "123", None) },
+                "exp_year",
+                "invalid_expiry_year",
+            ),
+            (fields("378282246310005", "123", None), "cvc", "incomplete_cvc"),
+            (fields("4242424242424242", "1234", None), "cvc", "invalid_cvc"),
+            (fields("4242424242424242", "123", Some("a\u{7}b")), "name", "invalid_name"),
+        ];
+        for (f, param, code) in cases {
+            let err = CardData::parse(*f, TODAY).unwrap_err();
+            assert_eq!((err.param, err.code), (*param, *code), "{f:?}");
+            assert!(!err.to_string().contains(f.number) && !err.to_string().contains("4242"), "{err}");
+        }
+    }
+
+    #[test]
+    fn two_digit_years_mean_this_century_and_amex_takes_four_digit_codes() {
+        let card = CardData::parse(
+            CardFields { exp_year: 30, ..fields("3782 822463 10005", "1234", Some("  ")) },
+            TODAY,
+        )
+        .unwrap();
+        assert_eq!((card.exp_year, card.number.brand(), card.name.as_deref()), (2030, Brand::Amex, None));
+    }
+
+    #[test]
+    fn errors_and_tokens_have_the_contract_shape() {
+        let body = ErrorBody {
+            error: ApiError {
+                kind: ErrorType::CardError,
+                code: "card_declined".into(),
+                message: "Your card was declined.".into(),
+                param: None,
+                decline_code: Some("insufficient_funds".into()),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&body).unwrap(),
+            r#"{"error":{"type":"card_error","code":"card_declined","message":"Your card was declined.","decline_code":"insufficient_funds"}}"#
+        );
+        let token: Token = serde_json::from_str(
+            r#"{"id":"tok_1","object":"token","card":{"brand":"visa","last4":"4242","exp_month":12,
+                "exp_year":2030,"fingerprint":"fp"},"created":1,"livemode":false,"used":false}"#,
+        )
+        .unwrap();
+        assert_eq!(token.card.brand, Brand::Visa);
+    }
+}
