@@ -153,7 +153,10 @@ fn check_year(value: &str, today: YearMonth, max_ahead: u16) -> Part {
     match value.len() {
         0 | 1 => maybe,
         // "20" could be the start of 20xx.
-        3 => Part { is_potentially_valid: parse_digits(&value[..2]) == u64::from(century), ..no },
+        3 => Part {
+            is_potentially_valid: parse_digits(value.get(..2).unwrap_or("")) == u64::from(century),
+            ..no
+        },
         2 if parse_digits(value) == u64::from(century) => maybe,
         2 => {
             let v = parse_digits(value);
@@ -171,77 +174,62 @@ fn check_year(value: &str, today: YearMonth, max_ahead: u16) -> Part {
     }
 }
 
-/// card-validator's `parseDate`: splits the input into month and year strings.
-fn split_date(s: &str, today: YearMonth) -> (String, String) {
+/// What card-validator's `parseDate` makes of an input with three or more parts: their join with
+/// commas, which is never a valid year. Standing in for it spares the allocation.
+const SEVERAL_PARTS: &str = ",";
+
+/// card-validator's `parseDate` (after its `MM YY` → `MM/YY` rewrite): the month and year strings.
+fn split_date(s: &str, today: YearMonth) -> (&str, &str) {
     let b = s.as_bytes();
-    // YYYY-M or YYYY-MM (autofill's cc-exp)
-    if (6..=7).contains(&b.len()) && b[4] == b'-' && all_digits(&s[..4]) && all_digits(&s[5..]) {
-        return (s[5..].to_string(), s[..4].to_string());
+    let digits = |r: std::ops::Range<usize>| b.get(r).is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    let part = |r: std::ops::RangeFrom<usize>| s.get(r).unwrap_or("");
+    // value.replace(/^(\d\d) (\d\d(\d\d)?)$/, "$1/$2")
+    if (b.len() == 5 || b.len() == 7) && b[2] == b' ' && digits(0..2) && digits(3..b.len()) {
+        return (s.get(..2).unwrap_or(""), part(3..));
     }
-    let join = |parts: Vec<&str>| -> (String, String) {
-        let month = parts.first().copied().unwrap_or("").to_string();
-        (month, parts.get(1..).unwrap_or(&[]).join(","))
-    };
-    if s.contains('/') {
+    // /^\d{4}-\d{1,2}$/: YYYY-M or YYYY-MM (autofill's cc-exp)
+    if (6..=7).contains(&b.len()) && b[4] == b'-' && digits(0..4) && digits(5..b.len()) {
+        return (part(5..), s.get(..4).unwrap_or(""));
+    }
+    if let Some((month, rest)) = s.split_once('/') {
         // split(/\s*\/\s*/): the separator takes the white space on both sides of each slash.
-        let count = s.split('/').count();
-        return join(
-            s.split('/')
-                .enumerate()
-                .map(|(i, p)| {
-                    let p = if i > 0 { p.trim_start_matches(is_js_space) } else { p };
-                    if i + 1 < count {
-                        p.trim_end_matches(is_js_space)
-                    } else {
-                        p
-                    }
-                })
-                .collect(),
-        );
+        let month = month.trim_end_matches(is_js_space);
+        let year = if rest.contains('/') { SEVERAL_PARTS } else { rest.trim_start_matches(is_js_space) };
+        return (month, year);
     }
     if s.chars().any(is_js_space) {
-        // split(/ +/)
-        return join(split_spaces(s));
+        // split(/ +/): only ASCII spaces separate.
+        return match s.split_once(' ') {
+            Some((month, rest)) => {
+                let rest = rest.trim_start_matches(' ');
+                (month, if rest.contains(' ') { SEVERAL_PARTS } else { rest })
+            }
+            None => (s, ""),
+        };
     }
-    let chars: Vec<char> = s.chars().collect();
-    let digit_at = |i: usize| chars.get(i).and_then(|c| c.to_digit(10));
-    let month_len = match digit_at(0) {
+    let mut chars = s.chars();
+    let first = chars.next().and_then(|c| c.to_digit(10));
+    let second = chars.next().and_then(|c| c.to_digit(10));
+    // JavaScript counts UTF-16 units.
+    let units = s.encode_utf16().count();
+    let month_chars = match first {
         Some(0) => 2,
         Some(d) if d > 1 => 1,
-        Some(1) if digit_at(1).is_some_and(|d| d > 2) => 1,
+        Some(1) if second.is_some_and(|d| d > 2) => 1,
         Some(1) => {
-            let rest: String = chars[1..].iter().collect();
-            if check_year(&rest, today, DEFAULT_MAX_YEARS_AHEAD).is_potentially_valid {
+            // "1" then a potentially valid year, else a two-digit month (card-validator: default 19 years)
+            if check_year(part(1..), today, DEFAULT_MAX_YEARS_AHEAD).is_potentially_valid {
                 1
             } else {
                 2
             }
         }
-        _ if chars.len() == 5 => 1,
-        _ if chars.len() > 5 => 2,
+        _ if units == 5 => 1,
+        _ if units > 5 => 2,
         _ => 1,
     };
-    let month: String = chars.iter().take(month_len).collect();
-    let year: String = chars.iter().skip(month_len).collect();
-    (month, year)
-}
-
-/// JavaScript's `s.split(/ +/)`: runs of ASCII spaces separate, and empty parts stay at either end.
-fn split_spaces(s: &str) -> Vec<&str> {
-    let mut parts = Vec::new();
-    let mut rest = s;
-    loop {
-        match rest.find(' ') {
-            Some(i) => {
-                parts.push(&rest[..i]);
-                rest = rest[i..].trim_start_matches(' ');
-            }
-            None => {
-                parts.push(rest);
-                return parts;
-            }
-        }
-    }
+    let at = s.char_indices().nth(month_chars).map_or(s.len(), |(i, _)| i);
+    s.split_at_checked(at).unwrap_or((s, ""))
 }
 
 /// Checks an expiry as typed: `MM/YY`, `MM / YY`, `MM/YYYY`, `M/YY`, `MMYY`, `MMYYYY`, `MM YY`,
@@ -256,17 +244,10 @@ fn split_spaces(s: &str) -> Vec<&str> {
 /// assert_eq!(check_expiry("2030-04", today, 19).date, Some(YearMonth::new(2030, 4)));
 /// ```
 pub fn check_expiry(input: &str, today: YearMonth, max_years_ahead: u16) -> ExpiryCheck {
-    let mut s = fold_width(input);
-    // card-validator: value.replace(/^(\d\d) (\d\d(\d\d)?)$/, "$1/$2")
-    {
-        let b = s.as_bytes();
-        if (b.len() == 5 || b.len() == 7) && b[2] == b' ' && all_digits(&s[..2]) && all_digits(&s[3..]) {
-            s.replace_range(2..3, "/");
-        }
-    }
+    let s = fold_width(input);
     let (month_str, year_str) = split_date(&s, today);
-    let month = check_month(&month_str, today);
-    let year = check_year(&year_str, today, max_years_ahead);
+    let month = check_month(month_str, today);
+    let year = check_year(year_str, today, max_years_ahead);
 
     let (is_valid, is_potentially_valid) = if month.is_valid && year.current {
         (month.current, month.current)
@@ -277,16 +258,16 @@ pub fn check_expiry(input: &str, today: YearMonth, max_years_ahead: u16) -> Expi
     };
 
     // A whole date, even an expired or far one: month 1–12 and a two- or four-digit year.
-    let date = (all_digits(&month_str)
+    let date = (all_digits(month_str)
         && !month_str.is_empty()
-        && (1..=12).contains(&parse_digits(&month_str))
-        && all_digits(&year_str)
+        && (1..=12).contains(&parse_digits(month_str))
+        && all_digits(year_str)
         && (year_str.len() == 2 || year_str.len() == 4)
         && (is_valid || !is_potentially_valid))
         .then(|| {
-            let y = parse_digits(&year_str) as u16;
+            let y = parse_digits(year_str) as u16;
             let year = if year_str.len() == 2 { today.year / 100 * 100 + y } else { y };
-            YearMonth { year, month: parse_digits(&month_str) as u8 }
+            YearMonth { year, month: parse_digits(month_str) as u8 }
         });
 
     let error = if is_valid {

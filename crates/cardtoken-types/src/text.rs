@@ -1,6 +1,8 @@
 //! How typed characters are read: digits (ASCII and the full-width digits Japanese keyboards type),
 //! white space (exactly JavaScript's `\s`, so results agree with card-validator), dashes.
 
+use std::borrow::Cow;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Char {
     Digit(u8),
@@ -32,7 +34,10 @@ pub(crate) fn classify(c: char) -> Char {
 
 /// Folds full-width digits, solidus, hyphen and the ideographic space to ASCII, leaving everything
 /// else as it is.
-pub(crate) fn fold_width(input: &str) -> String {
+pub(crate) fn fold_width(input: &str) -> Cow<'_, str> {
+    if input.is_ascii() {
+        return Cow::Borrowed(input);
+    }
     input
         .chars()
         .map(|c| match c {
@@ -42,7 +47,8 @@ pub(crate) fn fold_width(input: &str) -> String {
             '\u{3000}' => ' ',
             c => c,
         })
-        .collect()
+        .collect::<String>()
+        .into()
 }
 
 #[cfg(test)]

@@ -182,9 +182,9 @@ impl CardData {
         out.push_str("{\"card\":{\"number\":\"");
         out.push_str(self.number.expose_digits());
         out.push_str("\",\"exp_month\":");
-        out.push_str(&self.exp_month.to_string());
+        push_uint(&mut out, self.exp_month.into());
         out.push_str(",\"exp_year\":");
-        out.push_str(&self.exp_year.to_string());
+        push_uint(&mut out, self.exp_year.into());
         out.push_str(",\"cvc\":\"");
         out.push_str(self.cvc.expose());
         out.push('"');
@@ -194,6 +194,23 @@ impl CardData {
         }
         out.push_str("}}");
         out
+    }
+}
+
+/// Appends a number in decimal (no `core::fmt`: it would grow the wasm).
+fn push_uint(out: &mut String, mut n: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &buf[i..] {
+        out.push(char::from(d));
     }
 }
 
@@ -207,7 +224,12 @@ fn push_json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c if (c as u32) < 0x20 => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[(c as usize >> 4) & 0xf]));
+                out.push(char::from(HEX[c as usize & 0xf]));
+            }
             c => out.push(c),
         }
     }
