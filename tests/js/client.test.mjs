@@ -1,0 +1,170 @@
+// The package's public API as a customer imports it (`from 'cardtoken'`), against the stub endpoint.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as cardtoken from 'cardtoken';
+import { startStub } from '../support/stub-server.mjs';
+
+const { initSync, load, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands, CardtokenError,
+  isCardtokenError } = cardtoken;
+
+initSync(readFileSync(new URL('../../pkg/cardtoken_wasm_bg.wasm', import.meta.url)));
+
+let stub;
+const console_ = [];
+const originals = {};
+before(async () => {
+  stub = await startStub();
+  // Everything the package might print goes here, to prove it prints no card data.
+  for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
+    originals[level] = console[level];
+    console[level] = (...args) => console_.push(args.map(String).join(' '));
+  }
+});
+after(async () => {
+  Object.assign(console, originals);
+  await stub.close();
+});
+
+const VALID = { number: '4242 4242 4242 4242', exp_month: 12, exp_year: 2034, cvc: '123', name: 'Jane Doe' };
+const CARD_DIGITS = /4242424242424242|4000000000000002|4242 4242 4242 4242/;
+
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected a rejection');
+}
+
+test('the module exports exactly the documented API', () => {
+  assert.deepEqual(Object.keys(cardtoken).sort(), [
+    'Cardtoken', 'CardtokenError', 'cardBrands', 'default', 'formatNumber', 'init', 'initSync', 'isCardtokenError',
+    'load', 'validateCvc', 'validateExpiry', 'validateNumber',
+  ]);
+  assert.equal(cardtoken.default, cardtoken.init);
+  assert.equal(cardBrands().length, 15);
+  assert.deepEqual(cardBrands().map((b) => b.name).slice(0, 4), ['visa', 'mastercard', 'amex', 'diners']);
+});
+
+test('results are plain objects with the contract fields, and shared arrays are frozen', () => {
+  const r = validateNumber('3782 822463 10005');
+  assert.deepEqual(Object.keys(r), ['brand', 'candidates', 'isValid', 'isPotentiallyValid', 'lengths', 'gaps',
+    'cvcLengths', 'error']);
+  assert.deepEqual({ ...r }, { brand: 'amex', candidates: ['amex'], isValid: true, isPotentiallyValid: true,
+    lengths: [15], gaps: [4, 10], cvcLengths: [4], error: null });
+  assert.ok(Object.isFrozen(r.lengths));
+  const undecided = validateNumber('6');
+  assert.equal(undecided.brand, null);
+  assert.deepEqual(undecided.lengths, [12, 13, 14, 15, 16, 17, 18, 19], 'the union over the candidates');
+  assert.deepEqual(validateExpiry('2030-04', { now: new Date(2026, 10, 1) }),
+    { month: 4, year: 2030, isValid: true, isPotentiallyValid: true, error: null });
+  assert.deepEqual(validateCvc('123', 'amex'), { isValid: false, isPotentiallyValid: true, error: 'incomplete_cvc' });
+  assert.equal(formatNumber('4242424242424242'), '4242 4242 4242 4242');
+});
+
+test('no input makes a validation function throw', () => {
+  const inputs = [undefined, null, 42, 4242424242424242, {}, [], Symbol('x'), '\u0000', '𝟒𝟐', 'x'.repeat(100000)];
+  for (const v of inputs) {
+    assert.equal(typeof validateNumber(v).isValid, 'boolean');
+    assert.equal(typeof validateExpiry(v).isValid, 'boolean');
+    assert.equal(typeof validateCvc(v, v).isValid, 'boolean');
+    assert.equal(typeof formatNumber(v), 'string');
+  }
+  assert.equal(validateNumber(4242424242424242).isValid, true, 'numbers are read as card-validator reads them');
+  assert.equal(validateExpiry('12/30', { now: 'not a date' }).isValid, true, 'a bad `now` falls back to the clock');
+});
+
+test('load refuses a secret key, a malformed key and a bad apiBase with typed errors', async () => {
+  for (const [key, base, code] of [
+    ['sk_test_abc', undefined, 'secret_key_in_browser'],
+    ['pk_test_', undefined, 'invalid_publishable_key'],
+    [undefined, undefined, 'invalid_publishable_key'],
+    ['pk_test_abc', 'javascript:alert(1)', 'invalid_api_base'],
+  ]) {
+    const e = await rejection(load(key, { apiBase: base }));
+    assert.ok(e instanceof CardtokenError && e instanceof Error && isCardtokenError(e));
+    assert.equal(e.name, 'CardtokenError');
+    assert.equal(e.type, 'validation_error');
+    assert.equal(e.code, code);
+  }
+});
+
+test('createToken posts the card once, with the key, in the body only, and resolves the token', async () => {
+  stub.requests.length = 0;
+  const ct = await load('pk_test_stub', { apiBase: stub.url + '/' });
+  const token = await ct.createToken(VALID);
+  assert.match(token.id, /^tok_/);
+  assert.deepEqual(token.card, { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, fingerprint: 'fp_stub' });
+  assert.doesNotMatch(JSON.stringify(token), CARD_DIGITS);
+  assert.equal(stub.requests.length, 1);
+  const [req] = stub.requests;
+  assert.equal(req.method, 'POST');
+  assert.equal(req.url, '/v1/tokens');
+  assert.equal(req.headers.authorization, 'Bearer pk_test_stub');
+  assert.equal(req.headers['content-type'], 'application/json');
+  assert.equal(req.headers.cookie, undefined);
+  assert.deepEqual(JSON.parse(req.body), {
+    card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123', name: 'Jane Doe' },
+  });
+});
+
+test('string months and two-digit years are accepted as people type them', async () => {
+  stub.requests.length = 0;
+  const ct = await load('pk_test_stub', { apiBase: stub.url });
+  await ct.createToken({ number: '５５５５５５５５５５５５４４４４', exp_month: '03', exp_year: '34', cvc: '１２３' });
+  assert.deepEqual(JSON.parse(stub.requests[0].body).card,
+    { number: '5555555555554444', exp_month: 3, exp_year: 2034, cvc: '123' });
+});
+
+test('invalid cards are rejected before any request, naming the field and never the number', async () => {
+  stub.requests.length = 0;
+  const ct = await load('pk_test_stub', { apiBase: stub.url });
+  const cases = [
+    [{ ...VALID, number: '4242 4242 4242 4241' }, 'number', 'invalid_number'],
+    [{ ...VALID, number: '' }, 'number', 'incomplete_number'],
+    [{ ...VALID, number: undefined }, 'number', 'incomplete_number'],
+    [{ ...VALID, exp_month: 0 }, 'exp_month', 'invalid_expiry_month'],
+    [{ ...VALID, exp_month: 'December' }, 'exp_month', 'invalid_expiry_month'],
+    [{ ...VALID, exp_year: 2020 }, 'exp_month', 'expired_card'],
+    [{ ...VALID, exp_year: 2099 }, 'exp_year', 'invalid_expiry_year'],
+    [{ ...VALID, cvc: '12' }, 'cvc', 'incomplete_cvc'],
+    [{ ...VALID, cvc: '12a' }, 'cvc', 'invalid_cvc'],
+    [{ ...VALID, name: 'x'.repeat(201) }, 'name', 'invalid_name'],
+    [null, 'card', 'invalid_card'],
+    ['4242424242424242', 'card', 'invalid_card'],
+  ];
+  for (const [card, param, code] of cases) {
+    const e = await rejection(ct.createToken(card));
+    assert.ok(e instanceof CardtokenError);
+    assert.deepEqual([e.type, e.param, e.code], ['validation_error', param, code], JSON.stringify(card));
+    assert.doesNotMatch(`${e.message} ${e.stack}`, CARD_DIGITS);
+  }
+  assert.equal(stub.requests.length, 0, 'nothing reached the network');
+});
+
+test('API failures reject with the API error object, status and decline code', async () => {
+  const ct = await load('pk_test_stub', { apiBase: stub.url });
+  const declined = await rejection(ct.createToken({ ...VALID, number: '4000000000000002' }));
+  assert.deepEqual([declined.type, declined.code, declined.decline_code, declined.status, declined.param],
+    ['card_error', 'card_declined', 'generic_decline', 402, 'number']);
+  const badGateway = await rejection(ct.createToken({ ...VALID, name: 'bad gateway' }));
+  assert.deepEqual([badGateway.type, badGateway.code, badGateway.status], ['api_error', 'unexpected_response', 502]);
+  const wrongKey = await load('pk_test_other', { apiBase: stub.url });
+  const unauth = await rejection(wrongKey.createToken(VALID));
+  assert.deepEqual([unauth.type, unauth.status], ['authentication_error', 401]);
+});
+
+test('an unreachable API and a slow one reject with api_connection_error', async () => {
+  const down = await load('pk_test_stub', { apiBase: 'http://127.0.0.1:9' });
+  const e = await rejection(down.createToken(VALID));
+  assert.deepEqual([e.type, e.code], ['api_connection_error', 'network_error']);
+  const slow = await load('pk_test_stub', { apiBase: stub.url, timeoutMs: 200 });
+  const t = await rejection(slow.createToken({ ...VALID, name: 'slow' }));
+  assert.deepEqual([t.type, t.code], ['api_connection_error', 'timeout']);
+});
+
+test('nothing the package did printed a card number or CVC', () => {
+  assert.ok(!console_.some((line) => CARD_DIGITS.test(line)), console_.join('\n'));
+});
