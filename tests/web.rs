@@ -15,7 +15,12 @@ use wasm_bindgen_test::*;
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn stub_url() -> &'static str {
-    option_env!("CARDTOKEN_STUB_URL").expect("CARDTOKEN_STUB_URL is set by `npm test` (scripts/test.sh)")
+    match option_env!("CARDTOKEN_STUB_URL") {
+        Some(url) => url,
+        None => panic!(
+            "build with CARDTOKEN_STUB_URL set: `npm test` (scripts/test.sh) starts the stub and sets it"
+        ),
+    }
 }
 
 fn get(v: &JsValue, key: &str) -> JsValue {

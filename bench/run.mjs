@@ -1,0 +1,83 @@
+// npm run bench: speed against card-validator in one headless Chromium run, and the package's size.
+// Prints ratios against the targets of issue 2; exits non-zero only when something fails to run.
+import { build } from 'esbuild';
+import { chromium } from 'playwright-core';
+import http from 'node:http';
+import { readFileSync, statSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+export function packageSize() {
+  const files = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).files
+    .filter((f) => !f.endsWith('.d.ts'));
+  let raw = 0;
+  let gzip = 0;
+  const parts = {};
+  for (const f of files) {
+    const bytes = readFileSync(path.join(root, f));
+    const gz = gzipSync(bytes, { level: 9 }).length;
+    parts[path.basename(f)] = { raw: bytes.length, gzip: gz };
+    raw += bytes.length;
+    gzip += gz;
+  }
+  return { raw, gzip, parts };
+}
+
+async function main() {
+  const bundle = await build({
+    entryPoints: [path.join(root, 'bench/page.js')],
+    bundle: true, format: 'esm', write: false, minify: true, logLevel: 'warning',
+    alias: { cardtoken: path.join(root, 'pkg/index.js') },
+  });
+  const js = bundle.outputFiles[0].text;
+  const server = http.createServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'Content-Type': 'text/html' });
+      return res.end('<!doctype html><script type="module" src="/bench.js"></script>');
+    }
+    if (req.url === '/bench.js') {
+      res.writeHead(200, { 'Content-Type': 'text/javascript' });
+      return res.end(js);
+    }
+    if (req.url === '/pkg/cardtoken_wasm_bg.wasm') {
+      res.writeHead(200, { 'Content-Type': 'application/wasm' });
+      return res.end(readFileSync(path.join(root, 'pkg/cardtoken_wasm_bg.wasm')));
+    }
+    res.writeHead(404).end();
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-gpu'],
+  });
+  try {
+    const page = await browser.newPage();
+    await page.goto(`http://127.0.0.1:${server.address().port}/`);
+    await page.waitForFunction(() => window.benchReady === true);
+    const r = await page.evaluate(() => window.runBench());
+    const size = packageSize();
+    const kb = (n) => (n / 1024).toFixed(1);
+    const fmt = (n) => Math.round(n).toLocaleString('en-US');
+    const numberRatio = r.oursNumber / r.theirsNumber;
+    const expiryRatio = r.oursExpiry / r.theirsExpiry;
+    const verdict = (ok, stretch) => (stretch ? 'stretch met' : ok ? 'target met' : 'BELOW TARGET');
+    console.log(`cardtoken benchmark, one run of ${r.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'} (headless)`);
+    console.log(`validateNumber  ${fmt(r.oursNumber).padStart(12)} calls/s   card-validator number()         ${fmt(r.theirsNumber).padStart(11)} calls/s   ratio ${numberRatio.toFixed(1)}x (target >= 20x, stretch >= 40x: ${verdict(numberRatio >= 20, numberRatio >= 40)})   [${r.numberInputs} mixed inputs]`);
+    console.log(`validateExpiry  ${fmt(r.oursExpiry).padStart(12)} calls/s   card-validator expirationDate() ${fmt(r.theirsExpiry).padStart(11)} calls/s   ratio ${expiryRatio.toFixed(1)}x (target >= 1x: ${verdict(expiryRatio >= 1, false)})   [${r.expiryInputs} inputs]`);
+    for (const [name, p] of Object.entries(size.parts)) {
+      console.log(`  ${name.padEnd(26)} ${String(p.raw).padStart(7)} B raw  ${String(p.gzip).padStart(6)} B gzip`);
+    }
+    console.log(`package size    ${kb(size.raw)} KB raw, ${kb(size.gzip)} KB gzipped (wasm + JS; target <= 30 KB, stretch <= 25 KB: ${verdict(size.gzip <= 30 * 1024, size.gzip <= 25 * 1024)}; npm test fails above 40 KB)`);
+    console.log(`                ratio to Braintree hosted fields (~36 KB): ${(size.gzip / (36 * 1024)).toFixed(2)}x; to Adyen's card component (~105 KB): ${(size.gzip / (105 * 1024)).toFixed(2)}x`);
+  } finally {
+    await browser.close();
+    server.close();
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  await main();
+}
