@@ -19,6 +19,8 @@ say "Rust tests"
 cargo test --workspace
 
 bash scripts/build.sh
+say "building the server for the end-to-end tests"
+cargo build --quiet -p cardtoken-server
 
 # The stub tokenization endpoint for the wasm tests.
 STUB_LOG="$(mktemp)"

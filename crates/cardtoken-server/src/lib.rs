@@ -1,0 +1,16 @@
+//! The cardtoken payment server: the tokenization endpoint, the encrypted vault and API keys.
+//! See `ARCHITECTURE.md` at the repository root.
+
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod keys;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod vault;

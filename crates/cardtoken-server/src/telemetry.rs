@@ -1,0 +1,9 @@
+//! Logs: `tracing` to stderr, filtered by `RUST_LOG` (default `info`). Handlers are instrumented with
+//! `skip_all`, and request logs carry method and path only: no bodies, so no card data.
+
+use tracing_subscriber::EnvFilter;
+
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}

@@ -1,0 +1,418 @@
+//! The vault: envelope encryption of card data (`shared/contract.md` §5).
+//!
+//! Each token gets its own 256-bit data key. The card (number and name) and, apart, the CVC are
+//! encrypted under it with AES-256-GCM; the data key is encrypted ("wrapped") under the current master
+//! key, whose version is stored beside the record. The token id is associated data everywhere, so a
+//! ciphertext moved to another row does not decrypt. Rotating the master key re-wraps data keys only.
+//! Fingerprints are HMAC-SHA256 of the number under a separate key.
+//!
+//! Keys come from `CARDTOKEN_MASTER_KEY` or from `keys.json` in the data dir (created mode 0600).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::RwLock;
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use cardtoken_types::wire::CardData;
+use cardtoken_types::{Brand, CardNumber, Cvc};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use zeroize::{Zeroize, Zeroizing};
+
+use crate::ids::random_bytes;
+
+type Key = Zeroizing<[u8; 32]>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    #[error("no master key of version {0}")]
+    MissingKey(u32),
+    #[error("decryption failed (wrong key, or the record was tampered with)")]
+    Decrypt,
+    #[error("encryption failed")]
+    Encrypt,
+    #[error("no randomness: {0}")]
+    Random(String),
+    #[error("keys file {0}: {1}")]
+    KeysFile(PathBuf, String),
+    #[error("CARDTOKEN_MASTER_KEY: {0}")]
+    EnvKey(String),
+    #[error("the master key is set by CARDTOKEN_MASTER_KEY: rotate it by adding a new `version:key` to it")]
+    RotateFromEnv,
+    #[error("the vaulted card does not parse")]
+    Corrupt,
+}
+
+/// A card sealed for storage: `nonce || ciphertext` fields.
+pub struct Sealed {
+    pub master_version: u32,
+    pub wrapped_key: Vec<u8>,
+    pub card_ct: Vec<u8>,
+    pub cvc_ct: Vec<u8>,
+}
+
+/// A card out of the vault, for the processor; never logged (its fields do not print themselves).
+#[derive(Debug)]
+pub struct OpenedCard {
+    pub number: CardNumber,
+    pub name: Option<String>,
+    /// `None` once erased.
+    pub cvc: Option<Cvc>,
+}
+
+#[derive(Serialize, Deserialize, Default)]
+struct KeysFile {
+    current: u32,
+    master: BTreeMap<u32, String>,
+    fingerprint: String,
+}
+
+struct KeyRing {
+    current: u32,
+    master: BTreeMap<u32, Key>,
+    fingerprint: Key,
+}
+
+pub struct Vault {
+    ring: RwLock<KeyRing>,
+    keys_path: PathBuf,
+    master_from_env: bool,
+}
+
+fn decode_key(b64: &str) -> Option<Key> {
+    let mut bytes = STANDARD.decode(b64.trim()).ok()?;
+    let key = <[u8; 32]>::try_from(bytes.as_slice()).ok().map(Zeroizing::new);
+    bytes.zeroize();
+    key
+}
+
+fn new_key() -> Result<Key, VaultError> {
+    random_bytes::<32>().map(Zeroizing::new).map_err(|e| VaultError::Random(e.to_string()))
+}
+
+fn read_keys_file(path: &Path) -> Result<Option<KeysFile>, VaultError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => {
+            let mut text = Zeroizing::new(text);
+            let parsed =
+                serde_json::from_str(&text).map_err(|e| VaultError::KeysFile(path.into(), e.to_string()))?;
+            text.zeroize();
+            Ok(Some(parsed))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(VaultError::KeysFile(path.into(), e.to_string())),
+    }
+}
+
+/// Writes the keys file with mode 0600, atomically (temporary file, then rename).
+fn write_keys_file(path: &Path, file: &KeysFile) -> Result<(), VaultError> {
+    let err = |e: std::io::Error| VaultError::KeysFile(path.into(), e.to_string());
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("json.tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp).map_err(err)?;
+    let text = Zeroizing::new(
+        serde_json::to_string_pretty(file).map_err(|e| VaultError::KeysFile(path.into(), e.to_string()))?,
+    );
+    f.write_all(text.as_bytes()).map_err(err)?;
+    f.sync_all().map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(err)?;
+    Ok(())
+}
+
+/// `base64` (version 1) or `version:base64,version:base64` (the highest version is current).
+fn parse_env_master(value: &str) -> Result<(u32, BTreeMap<u32, Key>), VaultError> {
+    let mut master = BTreeMap::new();
+    for part in value.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (version, b64) = match part.split_once(':') {
+            Some((v, k)) => {
+                (v.parse::<u32>().map_err(|_| VaultError::EnvKey("bad version number".into()))?, k)
+            }
+            None => (1, part),
+        };
+        let key = decode_key(b64)
+            .ok_or_else(|| VaultError::EnvKey("each key must be 32 bytes in base64".into()))?;
+        master.insert(version, key);
+    }
+    let current = *master.keys().next_back().ok_or_else(|| VaultError::EnvKey("empty".into()))?;
+    Ok((current, master))
+}
+
+impl Vault {
+    /// Opens the key ring: the master key from `master_env` or the keys file, created on first start.
+    pub fn open(data_dir: &Path, master_env: Option<&SecretString>) -> Result<Vault, VaultError> {
+        let keys_path = data_dir.join("keys.json");
+        let mut file = read_keys_file(&keys_path)?;
+        let mut dirty = false;
+        let fingerprint = match file.as_ref().and_then(|f| decode_key(&f.fingerprint)) {
+            Some(k) => k,
+            None => {
+                let k = new_key()?;
+                file.get_or_insert_with(KeysFile::default).fingerprint = STANDARD.encode(*k);
+                dirty = true;
+                k
+            }
+        };
+        let (current, master, from_env) = match master_env {
+            Some(env) => {
+                let (current, master) = parse_env_master(env.expose_secret())?;
+                (current, master, true)
+            }
+            None => {
+                let f = file.get_or_insert_with(KeysFile::default);
+                if f.master.is_empty() {
+                    let k = new_key()?;
+                    f.master.insert(1, STANDARD.encode(*k));
+                    f.current = 1;
+                    dirty = true;
+                }
+                let mut master = BTreeMap::new();
+                for (v, b64) in &f.master {
+                    let key = decode_key(b64).ok_or_else(|| {
+                        VaultError::KeysFile(keys_path.clone(), format!("master key {v} is not 32 bytes"))
+                    })?;
+                    master.insert(*v, key);
+                }
+                (f.current, master, false)
+            }
+        };
+        if !master.contains_key(&current) {
+            return Err(VaultError::MissingKey(current));
+        }
+        if dirty {
+            if let Some(f) = &file {
+                write_keys_file(&keys_path, f)?;
+            }
+        }
+        Ok(Vault {
+            ring: RwLock::new(KeyRing { current, master, fingerprint }),
+            keys_path,
+            master_from_env: from_env,
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
+        self.ring.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The master key of `version`, re-reading the keys file once if another process rotated it.
+    fn master(&self, version: u32) -> Result<Key, VaultError> {
+        if let Some(k) = self.read().master.get(&version) {
+            return Ok(k.clone());
+        }
+        if !self.master_from_env {
+            if let Some(f) = read_keys_file(&self.keys_path)? {
+                let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+                for (v, b64) in &f.master {
+                    if let Some(k) = decode_key(b64) {
+                        ring.master.insert(*v, k);
+                    }
+                }
+                ring.current = ring.current.max(f.current);
+            }
+        }
+        self.read().master.get(&version).cloned().ok_or(VaultError::MissingKey(version))
+    }
+
+    pub fn current_version(&self) -> u32 {
+        self.read().current
+    }
+
+    /// HMAC-SHA256 of the digits under the fingerprint key: equal cards, equal fingerprints.
+    pub fn fingerprint(&self, number: &CardNumber) -> String {
+        let ring = self.read();
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(ring.fingerprint.as_slice()) {
+            Ok(m) => m,
+            Err(_) => return String::new(), // a 32-byte key is always accepted
+        };
+        mac.update(number.expose_digits().as_bytes());
+        URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
+    }
+
+    pub fn seal(&self, token_id: &str, card: &CardData) -> Result<Sealed, VaultError> {
+        let version = self.current_version();
+        let master = self.master(version)?;
+        let data_key = new_key()?;
+        let wrapped_key = encrypt(&master, data_key.as_slice(), &aad("dek", token_id))?;
+        let mut plain = Zeroizing::new(String::with_capacity(64));
+        plain.push_str(card.number.expose_digits());
+        plain.push('\n');
+        plain.push_str(card.name.as_deref().unwrap_or(""));
+        let card_ct = encrypt(&data_key, plain.as_bytes(), &aad("card", token_id))?;
+        let cvc_ct = encrypt(&data_key, card.cvc.expose().as_bytes(), &aad("cvc", token_id))?;
+        Ok(Sealed { master_version: version, wrapped_key, card_ct, cvc_ct })
+    }
+
+    pub fn open_card(
+        &self,
+        token_id: &str,
+        master_version: u32,
+        wrapped_key: &[u8],
+        card_ct: &[u8],
+        cvc_ct: Option<&[u8]>,
+        brand: Option<Brand>,
+    ) -> Result<OpenedCard, VaultError> {
+        let master = self.master(master_version)?;
+        let data_key = decrypt(&master, wrapped_key, &aad("dek", token_id))?;
+        let data_key: Key =
+            Zeroizing::new(<[u8; 32]>::try_from(data_key.as_slice()).map_err(|_| VaultError::Corrupt)?);
+        let plain = decrypt(&data_key, card_ct, &aad("card", token_id))?;
+        let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Corrupt)?;
+        let (digits, name) = text.split_once('\n').ok_or(VaultError::Corrupt)?;
+        let number = CardNumber::parse(digits).map_err(|_| VaultError::Corrupt)?;
+        let cvc = match cvc_ct {
+            Some(ct) => {
+                let code = decrypt(&data_key, ct, &aad("cvc", token_id))?;
+                let code = std::str::from_utf8(&code).map_err(|_| VaultError::Corrupt)?;
+                Some(Cvc::parse(code, brand.or(Some(number.brand()))).map_err(|_| VaultError::Corrupt)?)
+            }
+            None => None,
+        };
+        Ok(OpenedCard { number, name: (!name.is_empty()).then(|| name.to_string()), cvc })
+    }
+
+    /// Re-wraps a data key under the current master key.
+    pub fn rewrap(&self, token_id: &str, version: u32, wrapped: &[u8]) -> Result<(u32, Vec<u8>), VaultError> {
+        let current = self.current_version();
+        let data_key = decrypt(&self.master(version)?, wrapped, &aad("dek", token_id))?;
+        let rewrapped = encrypt(&self.master(current)?, &data_key, &aad("dek", token_id))?;
+        Ok((current, rewrapped))
+    }
+
+    /// Adds a new master key version to the keys file and makes it current. Answers the new version.
+    pub fn add_master_version(&self) -> Result<u32, VaultError> {
+        if self.master_from_env {
+            return Err(VaultError::RotateFromEnv);
+        }
+        let mut file = read_keys_file(&self.keys_path)?.unwrap_or_default();
+        let version = file.master.keys().next_back().copied().unwrap_or(0) + 1;
+        let key = new_key()?;
+        file.master.insert(version, STANDARD.encode(*key));
+        file.current = version;
+        write_keys_file(&self.keys_path, &file)?;
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        ring.master.insert(version, key);
+        ring.current = version;
+        Ok(version)
+    }
+}
+
+fn aad(kind: &str, token_id: &str) -> Vec<u8> {
+    format!("cardtoken/v1/{kind}/{token_id}").into_bytes()
+}
+
+fn encrypt(key: &Key, plain: &[u8], aad: &[u8]) -> Result<Vec<u8>, VaultError> {
+    let cipher = Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| VaultError::Encrypt)?;
+    let nonce = random_bytes::<12>().map_err(|e| VaultError::Random(e.to_string()))?;
+    let ct = cipher
+        .encrypt(Nonce::from_slice(&nonce), Payload { msg: plain, aad })
+        .map_err(|_| VaultError::Encrypt)?;
+    let mut out = Vec::with_capacity(12 + ct.len());
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&ct);
+    Ok(out)
+}
+
+fn decrypt(key: &Key, sealed: &[u8], aad: &[u8]) -> Result<Zeroizing<Vec<u8>>, VaultError> {
+    if sealed.len() < 12 + 16 {
+        return Err(VaultError::Decrypt);
+    }
+    let (nonce, ct) = sealed.split_at(12);
+    let cipher = Aes256Gcm::new_from_slice(key.as_slice()).map_err(|_| VaultError::Decrypt)?;
+    cipher
+        .decrypt(Nonce::from_slice(nonce), Payload { msg: ct, aad })
+        .map(Zeroizing::new)
+        .map_err(|_| VaultError::Decrypt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cardtoken_types::wire::CardFields;
+    use cardtoken_types::YearMonth;
+
+    fn card() -> CardData {
+        let fields = CardFields {
+            number: "4242424242424242",
+            exp_month: 12,
+            exp_year: 2034,
+            cvc: "123",
+            name: Some("Jane"),
+        };
+        CardData::parse(fields, YearMonth::new(2026, 11)).unwrap()
+    }
+
+    #[test]
+    fn sealed_cards_open_only_under_their_own_token_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path(), None).unwrap();
+        let s = vault.seal("tok_a", &card()).unwrap();
+        let opened = vault
+            .open_card("tok_a", s.master_version, &s.wrapped_key, &s.card_ct, Some(&s.cvc_ct), None)
+            .unwrap();
+        assert_eq!(opened.number.expose_digits(), "4242424242424242");
+        assert_eq!(opened.cvc.unwrap().expose(), "123");
+        assert_eq!(opened.name.as_deref(), Some("Jane"));
+        let moved = vault.open_card("tok_b", s.master_version, &s.wrapped_key, &s.card_ct, None, None);
+        assert!(matches!(moved, Err(VaultError::Decrypt)));
+        let mut tampered = s.card_ct.clone();
+        tampered[20] ^= 1;
+        assert!(vault.open_card("tok_a", s.master_version, &s.wrapped_key, &tampered, None, None).is_err());
+    }
+
+    #[test]
+    fn the_keys_file_is_private_and_reused_and_fingerprints_are_keyed() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Vault::open(dir.path(), None).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(dir.path().join("keys.json")).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let b = Vault::open(dir.path(), None).unwrap();
+        let c = card();
+        assert_eq!(a.fingerprint(&c.number), b.fingerprint(&c.number));
+        let other = tempfile::tempdir().unwrap();
+        let d = Vault::open(other.path(), None).unwrap();
+        assert_ne!(
+            a.fingerprint(&c.number),
+            d.fingerprint(&c.number),
+            "a fingerprint is an HMAC, not a hash"
+        );
+    }
+
+    #[test]
+    fn master_keys_rotate_and_env_keys_parse() {
+        let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::open(dir.path(), None).unwrap();
+        let s = vault.seal("tok_a", &card()).unwrap();
+        assert_eq!(vault.add_master_version().unwrap(), 2);
+        let (v, wrapped) = vault.rewrap("tok_a", s.master_version, &s.wrapped_key).unwrap();
+        assert_eq!(v, 2);
+        let reopened = Vault::open(dir.path(), None).unwrap();
+        assert!(reopened.open_card("tok_a", v, &wrapped, &s.card_ct, None, None).is_ok());
+
+        let k1 = STANDARD.encode([1u8; 32]);
+        let k2 = STANDARD.encode([2u8; 32]);
+        let env = SecretString::from(format!("1:{k1},2:{k2}"));
+        let from_env = Vault::open(tempfile::tempdir().unwrap().path(), Some(&env)).unwrap();
+        assert_eq!(from_env.current_version(), 2);
+        assert!(matches!(from_env.add_master_version(), Err(VaultError::RotateFromEnv)));
+        assert!(Vault::open(dir.path(), Some(&SecretString::from("short".to_string()))).is_err());
+    }
+}

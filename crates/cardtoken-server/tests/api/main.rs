@@ -1,0 +1,8 @@
+//! The server's API tests: one binary, each test with its own server on port 0, its own data dir
+//! and database, and a clock it moves by hand.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may stop at the first failure
+
+mod helpers;
+mod restart;
+mod security;
+mod tokens;

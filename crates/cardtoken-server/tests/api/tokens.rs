@@ -1,0 +1,225 @@
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::helpers::{card, spawn_app};
+use cardtoken_server::routes::tokens::consume;
+use cardtoken_server::startup::sweep;
+
+#[tokio::test]
+async fn a_publishable_key_creates_a_token_that_shows_the_card_but_never_its_number() {
+    let app = spawn_app().await;
+    let (status, token, text) = app.tokenize(&app.pk, card("4242 4242 4242 4242", "123")).await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert!(token["id"].as_str().unwrap().starts_with("tok_"));
+    assert_eq!(token["object"], "token");
+    assert_eq!(token["card"]["brand"], "visa");
+    assert_eq!(token["card"]["last4"], "4242");
+    assert_eq!(
+        (token["card"]["exp_month"].as_u64(), token["card"]["exp_year"].as_u64()),
+        (Some(12), Some(2034))
+    );
+    assert_eq!(token["created"], crate::helpers::NOW);
+    assert_eq!((token["livemode"].as_bool(), token["used"].as_bool()), (Some(false), Some(false)));
+    assert!(!text.contains("4242424242424242") && !text.contains("\"123\""), "{text}");
+
+    let (status, again, text) = app.get_token(&app.sk, token["id"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, token);
+    assert!(!text.contains("4242424242424242"));
+    // The same card tokenized again has the same fingerprint; another card does not.
+    let (_, twin, _) = app.tokenize(&app.pk, card("4242-4242-4242-4242", "999")).await;
+    assert_eq!(twin["card"]["fingerprint"], token["card"]["fingerprint"]);
+    let (_, other, _) = app.tokenize(&app.pk, card("5555555555554444", "999")).await;
+    assert_ne!(other["card"]["fingerprint"], token["card"]["fingerprint"]);
+}
+
+#[tokio::test]
+async fn keys_are_checked_missing_or_unknown_is_401_and_the_wrong_kind_is_403() {
+    let app = spawn_app().await;
+    let body = json!({ "card": card("4242424242424242", "123") }).to_string();
+    let (status, err, _) = app.post_raw(None, "application/json", body.clone()).await;
+    assert_eq!(
+        (status, err["error"]["type"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("authentication_error"))
+    );
+    assert_eq!(err["error"]["code"], "missing_api_key");
+    let (status, err, _) = app.post_raw(Some("pk_test_doesnotexist"), "application/json", body.clone()).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_api_key")));
+    let (status, _, _) = app.post_raw(Some("sk_test_doesnotexist"), "application/json", body.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // a secret key on the browser endpoint, and a publishable key on a secret one: 403
+    let (status, err, _) = app.post_raw(Some(&app.sk), "application/json", body.clone()).await;
+    assert_eq!((status, err["error"]["type"].as_str()), (StatusCode::FORBIDDEN, Some("permission_error")));
+    let (_, token, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
+    let id = token["id"].as_str().unwrap();
+    let (status, err, _) = app.get_token(&app.pk, id).await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("secret_key_required")));
+    let (status, _, _) = app.get_token(&app.sk, id).await;
+    assert_eq!(status, StatusCode::OK);
+    // a revoked key is unknown
+    let keys = app.state.store.list_keys().unwrap();
+    let pk_id = keys.iter().find(|k| k.publishable.as_deref() == Some(app.pk.as_str())).unwrap().id.clone();
+    assert!(app.state.store.revoke_key(&pk_id, crate::helpers::NOW).unwrap());
+    let (status, _, _) = app.post_raw(Some(&app.pk), "application/json", body).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bad_card_data_is_a_402_card_error_naming_the_field() {
+    let app = spawn_app().await;
+    let cases = [
+        (card("4242424242424241", "123"), "number", "incorrect_number"),
+        (card("4242 4242", "123"), "number", "invalid_number"),
+        (card("0000000000000000", "123"), "number", "invalid_number"),
+        (card("4242424242424242x", "123"), "number", "invalid_number"),
+        (
+            json!({"number": "4242424242424242", "exp_month": 13, "exp_year": 2034, "cvc": "123"}),
+            "exp_month",
+            "invalid_expiry_month",
+        ),
+        (
+            json!({"number": "4242424242424242", "exp_month": 12, "exp_year": 20345, "cvc": "123"}),
+            "exp_year",
+            "invalid_expiry_year",
+        ),
+        (
+            json!({"number": "4242424242424242", "exp_month": 10, "exp_year": 2026, "cvc": "123"}),
+            "exp_month",
+            "expired_card",
+        ),
+        (card("378282246310005", "123"), "cvc", "invalid_cvc"),
+        (card("4242424242424242", "12a"), "cvc", "invalid_cvc"),
+    ];
+    for (c, param, code) in cases {
+        let (status, err, text) = app.tokenize(&app.pk, c.clone()).await;
+        assert_eq!(status, StatusCode::PAYMENT_REQUIRED, "{c} {text}");
+        assert_eq!(err["error"]["type"], "card_error");
+        assert_eq!(
+            (err["error"]["param"].as_str(), err["error"]["code"].as_str()),
+            (Some(param), Some(code)),
+            "{c}"
+        );
+        assert!(!text.contains(c["number"].as_str().unwrap()), "{text}");
+    }
+    let (status, err, _) = app
+        .tokenize(
+            &app.pk,
+            json!({"number": "4242424242424242", "exp_month": 12,
+        "exp_year": 2034, "cvc": "123", "name": "x".repeat(201)}),
+        )
+        .await;
+    assert_eq!((status, err["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("name")));
+}
+
+#[tokio::test]
+async fn malformed_requests_are_400_with_the_parameter_and_oversized_ones_413() {
+    let app = spawn_app().await;
+    let (status, err, _) = app.post_raw(Some(&app.pk), "application/json", "{\"card\": ").await;
+    assert_eq!((status, err["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_json")));
+    assert_eq!(err["error"]["type"], "invalid_request_error");
+    let (status, err, _) = app.post_raw(Some(&app.pk), "text/plain", "{}").await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_content_type"))
+    );
+    let unknown = json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034, "cvc": "123", "pin": "1234"}});
+    let (status, err, _) = app.post_raw(Some(&app.pk), "application/json", unknown.to_string()).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str(), err["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("parameter_unknown"), Some("pin"))
+    );
+    let unknown_top = json!({"card": card("4242424242424242", "123"), "extra": 1});
+    let (_, err, _) = app.post_raw(Some(&app.pk), "application/json", unknown_top.to_string()).await;
+    assert_eq!(err["error"]["param"], "extra");
+    let missing = json!({"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2034}});
+    let (status, err, _) = app.post_raw(Some(&app.pk), "application/json", missing.to_string()).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str(), err["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("parameter_missing"), Some("cvc"))
+    );
+    let wrong_type = json!({"card": {"number": "4242424242424242", "exp_month": "4242424242424242", "exp_year": 2034, "cvc": "1"}});
+    let (status, err, text) = app.post_raw(Some(&app.pk), "application/json", wrong_type.to_string()).await;
+    assert_eq!((status, err["error"]["param"].as_str()), (StatusCode::BAD_REQUEST, Some("exp_month")));
+    assert!(!text.contains("4242"), "{text}");
+    let big = format!("{{\"card\":{{\"name\":\"{}\"}}}}", "x".repeat(1024 * 1024 + 1));
+    let (status, err, _) = app.post_raw(Some(&app.pk), "application/json", big).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (StatusCode::PAYLOAD_TOO_LARGE, Some("request_too_large"))
+    );
+    let resp = app.client.get(format!("{}/v1/nothing", app.base)).send().await.unwrap();
+    assert_eq!(resp.status(), StatusCode::NOT_FOUND);
+    let body: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(body["error"]["type"], "invalid_request_error");
+    let (status, _, _) = app.get_token(&app.sk, "tok_missing").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_tokenization_endpoint_is_open_to_browsers_of_any_origin() {
+    let app = spawn_app().await;
+    let resp = app
+        .client
+        .request(reqwest::Method::OPTIONS, format!("{}/v1/tokens", app.base))
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization,content-type")
+        .send()
+        .await
+        .unwrap();
+    assert!(resp.status().is_success());
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    let allowed = resp.headers()["access-control-allow-headers"].to_str().unwrap().to_string();
+    assert!(allowed.contains("authorization") && allowed.contains("content-type"), "{allowed}");
+    let post = app
+        .client
+        .post(format!("{}/v1/tokens", app.base))
+        .header("origin", "https://shop.example")
+        .bearer_auth(&app.pk)
+        .json(&json!({"card": card("4242424242424242", "123")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(post.headers()["access-control-allow-origin"], "*");
+    // the secret-key endpoint is not open to browsers
+    let get = app
+        .client
+        .get(format!("{}/v1/tokens/tok_x", app.base))
+        .header("origin", "https://shop.example")
+        .bearer_auth(&app.sk)
+        .send()
+        .await
+        .unwrap();
+    assert!(get.headers().get("access-control-allow-origin").is_none());
+}
+
+#[tokio::test]
+async fn tokens_are_single_use() {
+    let app = spawn_app().await;
+    let (_, token, _) = app.tokenize(&app.pk, card("5555 5555 5555 4444", "321")).await;
+    let id = token["id"].as_str().unwrap();
+    let opened = consume(&app.state, id).await.unwrap();
+    assert_eq!(opened.number.expose_digits(), "5555555555554444");
+    assert_eq!(opened.cvc.as_ref().map(|c| c.expose()), Some("321"));
+    let err = consume(&app.state, id).await.unwrap_err();
+    assert!(format!("{err}").contains("already been used"), "{err}");
+    let (_, after, _) = app.get_token(&app.sk, id).await;
+    assert_eq!(after["used"], true);
+    assert!(consume(&app.state, "tok_nothere").await.is_err());
+}
+
+#[tokio::test]
+async fn tokens_expire_after_fifteen_minutes_and_lose_their_cvc() {
+    let app = spawn_app().await;
+    let (_, early, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
+    let (_, late, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
+    app.clock.advance(15 * 60 - 1);
+    let opened = consume(&app.state, early["id"].as_str().unwrap()).await.unwrap();
+    assert!(opened.cvc.is_some(), "still valid one second before expiry");
+    app.clock.advance(1);
+    let err = consume(&app.state, late["id"].as_str().unwrap()).await.unwrap_err();
+    assert!(format!("{err}").contains("expired"), "{err}");
+    assert_eq!(sweep(&app.state).await.unwrap(), 1, "the expired token's CVC is erased");
+    let record = app.state.store.get_token(late["id"].as_str().unwrap()).unwrap().unwrap();
+    assert!(record.cvc_ct.is_none());
+}
