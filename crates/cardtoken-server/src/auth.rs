@@ -16,6 +16,9 @@ pub struct Publishable(pub ApiKeyRecord);
 /// A request made with a secret key.
 pub struct Secret(pub ApiKeyRecord);
 
+/// A request made with either kind of key (the route decides what each may see).
+pub struct AnyKey(pub ApiKeyRecord);
+
 const MISSING: ApiError = ApiError::Authentication {
     code: "missing_api_key",
     message: "No API key provided. Send it as `Authorization: Bearer <key>`.",
@@ -25,7 +28,7 @@ const UNKNOWN: ApiError = ApiError::Authentication {
     message: "Invalid API key: it is unknown or has been revoked.",
 };
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKeyRecord, ApiError> {
+pub async fn authenticate(parts: &Parts, state: &AppState) -> Result<ApiKeyRecord, ApiError> {
     let header = parts.headers.get(AUTHORIZATION).ok_or(MISSING)?;
     let value = header.to_str().map_err(|_| UNKNOWN)?;
     let bearer = value.strip_prefix("Bearer ").map(str::trim).filter(|k| !k.is_empty()).ok_or(MISSING)?;
@@ -64,5 +67,13 @@ impl FromRequestParts<AppState> for Secret {
                 message: "This request needs your secret key (sk_…); a publishable key cannot make it.",
             }),
         }
+    }
+}
+
+impl FromRequestParts<AppState> for AnyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        authenticate(parts, state).await.map(AnyKey)
     }
 }

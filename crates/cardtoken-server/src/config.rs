@@ -31,6 +31,8 @@ pub struct Config {
     pub token_ttl_secs: i64,
     /// How often expired tokens' CVCs are erased, in seconds (default 30).
     pub sweep_interval_secs: u64,
+    /// Tokenizations per publishable key per minute, the card-testing defence (default 120).
+    pub token_rate_per_minute: u32,
     /// Test mode: keys are `pk_test_`/`sk_test_` (the only mode so far).
     pub test_mode: bool,
 }
@@ -48,6 +50,7 @@ struct FileConfig {
     public_url: Option<String>,
     token_ttl_secs: Option<i64>,
     sweep_interval_secs: Option<u64>,
+    token_rate_per_minute: Option<u32>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +77,7 @@ impl Default for Config {
             public_url: None,
             token_ttl_secs: 15 * 60,
             sweep_interval_secs: 30,
+            token_rate_per_minute: 120,
             test_mode: true,
         }
     }
@@ -139,6 +143,9 @@ impl Config {
         if let Some(v) = fc.sweep_interval_secs {
             c.sweep_interval_secs = v;
         }
+        if let Some(v) = fc.token_rate_per_minute {
+            c.token_rate_per_minute = v;
+        }
 
         if let Some(v) = parse_env("CARDTOKEN_LISTEN")? {
             c.listen = v;
@@ -169,6 +176,9 @@ impl Config {
         }
         if let Some(v) = parse_env("CARDTOKEN_SWEEP_INTERVAL_SECS")? {
             c.sweep_interval_secs = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_TOKEN_RATE_PER_MINUTE")? {
+            c.token_rate_per_minute = v;
         }
         if c.database_url.is_empty() || (!data_dir_set && c.database_url == sqlite_url(Path::new("data"))) {
             c.database_url = sqlite_url(&c.data_dir);

@@ -30,12 +30,21 @@ pub enum ApiError {
     /// 404: no such resource.
     #[error("not found: {message}")]
     NotFound { message: String },
+    /// 429: too many requests.
+    #[error("rate limited")]
+    RateLimited,
     /// 413: the body is over the limit.
     #[error("request body too large")]
     TooLarge,
+    /// 400 (a key reused with another request) or 409 (the first request still runs).
+    #[error("idempotency error: {code}")]
+    Idempotency { status: StatusCode, code: &'static str, message: &'static str },
     /// 500: our fault. The cause is logged, never sent.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Any of the above, about a payment, which the error body then carries.
+    #[error("{0}")]
+    WithPayment(Box<ApiError>, Box<cardtoken_types::wire::Payment>),
 }
 
 impl ApiError {
@@ -47,20 +56,53 @@ impl ApiError {
         ApiError::InvalidRequest { code, message: message.into(), param: param.map(str::to_string) }
     }
 
+    /// Attaches the payment the error concerns.
+    pub fn with_payment(self, payment: cardtoken_types::wire::Payment) -> ApiError {
+        ApiError::WithPayment(Box::new(self), Box::new(payment))
+    }
+
+    /// Whether this is a rejection of the request's parameters: such responses are not stored for
+    /// idempotent replay (the request never started).
+    pub fn is_parameter_error(&self) -> bool {
+        match self {
+            ApiError::InvalidRequest { code, .. } => {
+                code.starts_with("parameter_")
+                    || matches!(*code, "invalid_json" | "invalid_content_type" | "body_unreadable")
+            }
+            ApiError::TooLarge
+            | ApiError::RateLimited
+            | ApiError::Authentication { .. }
+            | ApiError::Idempotency { .. } => true,
+            _ => false,
+        }
+    }
+
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Idempotency { status, .. } => *status,
+            ApiError::WithPayment(inner, _) => inner.status(),
             ApiError::InvalidRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Authentication { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Card { .. } => StatusCode::PAYMENT_REQUIRED,
             ApiError::Permission { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn body(&self) -> WireError {
+        if let ApiError::WithPayment(inner, payment) = self {
+            let mut body = inner.body();
+            body.payment = Some(payment.clone());
+            return body;
+        }
         let (kind, code, message, param, decline_code): (_, &str, String, Option<String>, Option<&str>) = match self {
+            ApiError::WithPayment(..) => unreachable_body(),
+            ApiError::Idempotency { code, message, .. } => {
+                (ErrorType::IdempotencyError, code, (*message).to_string(), None, None)
+            }
             ApiError::InvalidRequest { code, message, param } => {
                 (ErrorType::InvalidRequestError, code, message.clone(), param.clone(), None)
             }
@@ -80,6 +122,14 @@ impl ApiError {
             ApiError::NotFound { message } => {
                 (ErrorType::InvalidRequestError, "resource_missing", message.clone(), None, None)
             }
+            ApiError::RateLimited => (
+                ErrorType::RateLimitError,
+                "too_many_requests",
+                "Too many cards were tokenized with this key in the last minute. Wait a minute and try again."
+                    .to_string(),
+                None,
+                None,
+            ),
             ApiError::TooLarge => (
                 ErrorType::InvalidRequestError,
                 "request_too_large",
@@ -102,9 +152,19 @@ impl ApiError {
             message,
             param,
             decline_code: decline_code.map(str::to_string),
+            payment: None,
         }
     }
 }
+
+/// `WithPayment` is handled before the match that would need it.
+fn unreachable_body() -> (ErrorType, &'static str, String, Option<String>, Option<&'static str>) {
+    (ErrorType::ApiError, "internal_error", String::new(), None, None)
+}
+
+/// Marks a response whose request never started (a parameter error): idempotency does not store it.
+#[derive(Clone, Copy, Debug)]
+pub struct NotStarted;
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -112,8 +172,13 @@ impl IntoResponse for ApiError {
             tracing::error!(%cause, "internal error");
         }
         let status = self.status();
+        let not_started = self.is_parameter_error();
         let body = serde_json::to_vec(&ErrorBody { error: self.body() }).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+        let mut response = (status, [(header::CONTENT_TYPE, "application/json")], body).into_response();
+        if not_started {
+            response.extensions_mut().insert(NotStarted);
+        }
+        response
     }
 }
 
@@ -144,6 +209,49 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
             }
         })?;
         parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A JSON body that may be absent (an empty body means `T::default()`), as `POST …/cancel` takes.
+pub struct OptionalJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Default> FromRequest<S> for OptionalJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let empty_declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim() == "0");
+        if empty_declared || req.headers().get(header::CONTENT_TYPE).is_none() {
+            let bytes = Bytes::from_request(req, state).await.map_err(|_| ApiError::TooLarge)?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJson(T::default()));
+            }
+            return Err(ApiError::invalid(
+                "invalid_content_type",
+                "Send the body as JSON, with Content-Type: application/json.",
+                None,
+            ));
+        }
+        ApiJson::from_request(req, state).await.map(|ApiJson(v)| OptionalJson(v))
+    }
+}
+
+/// Query parameters, with rejections in our error shape.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> axum::extract::FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::try_from_uri(&parts.uri)
+            .map(|axum::extract::Query(v)| ApiQuery(v))
+            .map_err(|_| ApiError::invalid("parameter_invalid", "Invalid or unknown query parameters.", None))
     }
 }
 

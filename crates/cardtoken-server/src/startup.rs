@@ -18,7 +18,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::error::ApiError;
 use crate::keys::{self, NewKeyPair};
-use crate::routes::{demo, tokens};
+use crate::payments::processor::{Processor, TestCards};
+use crate::routes::{demo, payments, threeds, tokens};
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
 use crate::vault::Vault;
@@ -66,10 +67,23 @@ impl Application {
         config: Config,
         clock: Arc<dyn Clock>,
     ) -> Result<Application, StartupError> {
+        Application::build_with(config, clock, Arc::new(TestCards)).await
+    }
+
+    /// Builds with a given clock and processor (tests use both).
+    pub async fn build_with(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        processor: Arc<dyn Processor>,
+    ) -> Result<Application, StartupError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| crate::store::StoreError::Open(e.to_string()))?;
         let vault = Arc::new(Vault::open(&config.data_dir, config.master_key.as_ref())?);
         let store = open_store(&config)?;
+        let released = store.idempotency_release_unfinished()?;
+        if released > 0 {
+            tracing::warn!(released, "released idempotency keys of requests cut short by a stop");
+        }
         let first_run_keys = if store.list_keys()?.is_empty() {
             Some(keys::create_pair(store.as_ref(), clock.now(), !config.test_mode)?)
         } else {
@@ -82,7 +96,15 @@ impl Application {
         };
         let api_addr = api.local_addr().map_err(|e| StartupError::Bind(config.listen, e))?;
         let api_base = config.public_url.clone().unwrap_or_else(|| format!("http://{api_addr}"));
-        let state = AppState { store, vault, clock, config: Arc::new(config) };
+        let state = AppState {
+            store,
+            vault,
+            clock,
+            token_limiter: Arc::new(crate::ratelimit::RateLimiter::new(config.token_rate_per_minute)),
+            config: Arc::new(config),
+            processor,
+            api_base: api_base.as_str().into(),
+        };
         Ok(Application { api, demo, state, api_base, first_run_keys })
     }
 
@@ -184,10 +206,19 @@ pub fn api_router(state: AppState) -> Router {
     // An OPTIONS route for the layer to answer preflights on (the layer replies before it is called).
     let preflight = || async { axum::http::StatusCode::NO_CONTENT };
     let browser = Router::new().route("/v1/tokens", post(tokens::create).options(preflight).layer(cors));
-    let server = Router::new().route("/v1/tokens/{id}", get(tokens::get));
+    let server = Router::new()
+        .route("/v1/tokens/{id}", get(tokens::get))
+        .route("/v1/payments", post(payments::create).get(payments::list))
+        .route("/v1/payments/{id}", get(payments::get))
+        .route("/v1/payments/{id}/capture", post(payments::capture))
+        .route("/v1/payments/{id}/cancel", post(payments::cancel))
+        .route("/v1/refunds", post(payments::refund));
+    let challenge = Router::new().route("/3ds/{id}", get(threeds::show).post(threeds::complete));
     Router::new()
         .merge(browser)
         .merge(server)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::idempotency::layer))
+        .merge(challenge)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
+use crate::payments::processor::Processor;
 use crate::store::Store;
 use crate::vault::Vault;
 
@@ -14,6 +15,11 @@ pub struct AppState {
     pub vault: Arc<Vault>,
     pub clock: Arc<dyn Clock>,
     pub config: Arc<Config>,
+    pub processor: Arc<dyn Processor>,
+    /// The API's URL as browsers reach it (for 3-D Secure links).
+    pub api_base: Arc<str>,
+    /// Tokenizations per publishable key per minute.
+    pub token_limiter: Arc<crate::ratelimit::RateLimiter>,
 }
 
 impl AppState {

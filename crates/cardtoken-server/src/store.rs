@@ -4,7 +4,8 @@
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard};
 
-use rusqlite::{params, Connection, OptionalExtension};
+use cardtoken_types::wire::PaymentStatus;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -72,6 +73,64 @@ pub struct TokenRecord {
     pub cvc_ct: Option<Vec<u8>>,
 }
 
+/// A payment as stored. `version` rises with every change (compare-and-set).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PaymentRecord {
+    pub id: String,
+    pub key_id: String,
+    pub livemode: bool,
+    pub token_id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub amount_capturable: u64,
+    pub amount_captured: u64,
+    pub amount_refunded: u64,
+    /// Capture at once (`automatic`) or later (`manual`).
+    pub capture: bool,
+    pub client_secret: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub next_action_url: Option<String>,
+    pub last_error_code: Option<String>,
+    pub last_error_decline_code: Option<String>,
+    pub last_error_message: Option<String>,
+    pub description: Option<String>,
+    /// JSON object of string values.
+    pub metadata: String,
+    pub created: i64,
+    pub version: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefundRecord {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: u64,
+    pub currency: String,
+    /// `succeeded` or `failed`.
+    pub status: String,
+    pub created: i64,
+}
+
+/// What an idempotency key says about a request arriving with it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum IdempotencyBegin {
+    /// New (or older than the retention): the request runs, and its response is stored after.
+    Started,
+    /// The same request ran before: answer this, byte for byte.
+    Replay { status: u16, body: Vec<u8> },
+    /// The first request with this key is still running.
+    InProgress,
+    /// The key was used with another endpoint or body.
+    Mismatch,
+}
+
+/// A change to a payment that `mutate_payment` commits: the new payment and maybe a refund.
+pub type PaymentChange = (PaymentRecord, Option<RefundRecord>);
+
 /// What consuming a token found.
 #[derive(Debug)]
 pub enum Consumed {
@@ -100,6 +159,39 @@ pub trait Store: Send + Sync + 'static {
     fn wrapped_keys(&self) -> Result<Vec<(String, u32, Vec<u8>)>>;
     /// Replaces wrapped keys in one transaction.
     fn rewrap_keys(&self, rewrapped: &[(String, u32, Vec<u8>)]) -> Result<()>;
+
+    fn insert_payment(&self, payment: &PaymentRecord) -> Result<()>;
+    fn get_payment(&self, id: &str) -> Result<Option<PaymentRecord>>;
+    /// Newest first; `starting_after` is the id of the last payment of the previous page. Answers the
+    /// page and whether more follow.
+    fn list_payments(&self, limit: usize, starting_after: Option<&str>)
+        -> Result<(Vec<PaymentRecord>, bool)>;
+    /// Reads a payment and lets `decide` change it, in one transaction that no other change to the same
+    /// payment can interleave with. `decide` answers `None` to change nothing. Answers the payment as
+    /// it is afterwards (`None` if there is no such payment).
+    fn mutate_payment(
+        &self,
+        id: &str,
+        decide: &mut dyn FnMut(&PaymentRecord) -> Option<PaymentChange>,
+    ) -> Result<Option<PaymentRecord>>;
+    fn refunds_of(&self, payment_id: &str) -> Result<Vec<RefundRecord>>;
+
+    /// Reserves `key` for this request, or says why not (`IdempotencyBegin`). A key older than
+    /// `retention` seconds is forgotten and starts anew.
+    fn idempotency_begin(
+        &self,
+        owner: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: i64,
+        retention: i64,
+    ) -> Result<IdempotencyBegin>;
+    /// Stores the response of a started request.
+    fn idempotency_finish(&self, owner: &str, key: &str, status: u16, body: &[u8]) -> Result<()>;
+    /// Releases a reservation whose request never started (a parameter error).
+    fn idempotency_abandon(&self, owner: &str, key: &str) -> Result<()>;
+    /// At start-up: reservations left by requests a crash cut short are released.
+    fn idempotency_release_unfinished(&self) -> Result<usize>;
 }
 
 /// The schema, one migration a step; `PRAGMA user_version` records how many ran.
@@ -134,6 +226,52 @@ const MIGRATIONS: &[&str] = &[
         cvc_ct BLOB
     );
     CREATE INDEX tokens_with_cvc_by_expiry ON tokens (expires) WHERE cvc_ct IS NOT NULL;",
+    // 2: payments, refunds, idempotency keys
+    "CREATE TABLE payments (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        key_id TEXT NOT NULL REFERENCES api_keys (id),
+        livemode INTEGER NOT NULL,
+        token_id TEXT NOT NULL REFERENCES tokens (id),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        status TEXT NOT NULL,
+        amount_capturable INTEGER NOT NULL,
+        amount_captured INTEGER NOT NULL,
+        amount_refunded INTEGER NOT NULL CHECK (amount_refunded <= amount_captured),
+        capture INTEGER NOT NULL,
+        client_secret TEXT NOT NULL,
+        brand TEXT NOT NULL,
+        last4 TEXT NOT NULL,
+        exp_month INTEGER NOT NULL,
+        exp_year INTEGER NOT NULL,
+        next_action_url TEXT,
+        last_error_code TEXT,
+        last_error_decline_code TEXT,
+        last_error_message TEXT,
+        description TEXT,
+        metadata TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        version INTEGER NOT NULL
+    );
+    CREATE TABLE refunds (
+        id TEXT PRIMARY KEY,
+        payment_id TEXT NOT NULL REFERENCES payments (id),
+        amount INTEGER NOT NULL CHECK (amount > 0),
+        currency TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX refunds_by_payment ON refunds (payment_id);
+    CREATE TABLE idempotency_keys (
+        owner TEXT NOT NULL,
+        key TEXT NOT NULL,
+        request_hash BLOB NOT NULL,
+        status INTEGER,
+        response BLOB,
+        created INTEGER NOT NULL,
+        PRIMARY KEY (owner, key)
+    );",
 ];
 
 pub struct SqliteStore {
@@ -199,6 +337,113 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
         created: r.get(6)?,
         revoked: r.get(7)?,
     })
+}
+
+const PAYMENT_COLUMNS: &str = "id, key_id, livemode, token_id, amount, currency, status, amount_capturable, \
+    amount_captured, amount_refunded, capture, client_secret, brand, last4, exp_month, exp_year, next_action_url, \
+    last_error_code, last_error_decline_code, last_error_message, description, metadata, created, version";
+
+fn payment_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PaymentRecord> {
+    let status: String = r.get(6)?;
+    Ok(PaymentRecord {
+        id: r.get(0)?,
+        key_id: r.get(1)?,
+        livemode: r.get(2)?,
+        token_id: r.get(3)?,
+        amount: r.get(4)?,
+        currency: r.get(5)?,
+        status: PaymentStatus::parse(&status).ok_or_else(|| {
+            rusqlite::Error::FromSqlConversionFailure(
+                6,
+                rusqlite::types::Type::Text,
+                "unknown payment status".into(),
+            )
+        })?,
+        amount_capturable: r.get(7)?,
+        amount_captured: r.get(8)?,
+        amount_refunded: r.get(9)?,
+        capture: r.get(10)?,
+        client_secret: r.get(11)?,
+        brand: r.get(12)?,
+        last4: r.get(13)?,
+        exp_month: r.get(14)?,
+        exp_year: r.get(15)?,
+        next_action_url: r.get(16)?,
+        last_error_code: r.get(17)?,
+        last_error_decline_code: r.get(18)?,
+        last_error_message: r.get(19)?,
+        description: r.get(20)?,
+        metadata: r.get(21)?,
+        created: r.get(22)?,
+        version: r.get(23)?,
+    })
+}
+
+fn refund_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RefundRecord> {
+    Ok(RefundRecord {
+        id: r.get(0)?,
+        payment_id: r.get(1)?,
+        amount: r.get(2)?,
+        currency: r.get(3)?,
+        status: r.get(4)?,
+        created: r.get(5)?,
+    })
+}
+
+fn insert_payment_row(conn: &Connection, p: &PaymentRecord) -> rusqlite::Result<usize> {
+    conn.execute(
+        &format!(
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, \
+             ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)"
+        ),
+        params![
+            p.id,
+            p.key_id,
+            p.livemode,
+            p.token_id,
+            p.amount,
+            p.currency,
+            p.status.as_str(),
+            p.amount_capturable,
+            p.amount_captured,
+            p.amount_refunded,
+            p.capture,
+            p.client_secret,
+            p.brand,
+            p.last4,
+            p.exp_month,
+            p.exp_year,
+            p.next_action_url,
+            p.last_error_code,
+            p.last_error_decline_code,
+            p.last_error_message,
+            p.description,
+            p.metadata,
+            p.created,
+            p.version
+        ],
+    )
+}
+
+/// Writes what can change, only over the version that was read (compare-and-set); answers rows changed.
+fn update_payment_row(conn: &Connection, p: &PaymentRecord) -> rusqlite::Result<usize> {
+    conn.execute(
+        "UPDATE payments SET status = ?2, amount_capturable = ?3, amount_captured = ?4, amount_refunded = ?5, \
+         next_action_url = ?6, last_error_code = ?7, last_error_decline_code = ?8, last_error_message = ?9, \
+         version = version + 1 WHERE id = ?1 AND version = ?10",
+        params![
+            p.id,
+            p.status.as_str(),
+            p.amount_capturable,
+            p.amount_captured,
+            p.amount_refunded,
+            p.next_action_url,
+            p.last_error_code,
+            p.last_error_decline_code,
+            p.last_error_message,
+            p.version
+        ],
+    )
 }
 
 fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
@@ -366,5 +611,154 @@ impl Store for SqliteStore {
         tx.commit()?;
         SqliteStore::checkpoint(&conn)?;
         Ok(())
+    }
+
+    fn insert_payment(&self, payment: &PaymentRecord) -> Result<()> {
+        insert_payment_row(&*self.conn()?, payment)?;
+        Ok(())
+    }
+
+    fn get_payment(&self, id: &str) -> Result<Option<PaymentRecord>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?1"),
+                [id],
+                payment_from_row,
+            )
+            .optional()?)
+    }
+
+    fn list_payments(
+        &self,
+        limit: usize,
+        starting_after: Option<&str>,
+    ) -> Result<(Vec<PaymentRecord>, bool)> {
+        let conn = self.conn()?;
+        let after: i64 = match starting_after {
+            Some(id) => conn
+                .query_row("SELECT seq FROM payments WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0),
+            None => i64::MAX,
+        };
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2"
+        ))?;
+        let mut rows = stmt
+            .query_map(params![after, (limit + 1) as i64], payment_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok((rows, has_more))
+    }
+
+    fn mutate_payment(
+        &self,
+        id: &str,
+        decide: &mut dyn FnMut(&PaymentRecord) -> Option<PaymentChange>,
+    ) -> Result<Option<PaymentRecord>> {
+        let mut conn = self.conn()?;
+        // IMMEDIATE takes the write lock before reading, so no other writer (another process on the
+        // same file included) can change the payment between this read and this write.
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(current) = tx
+            .query_row(
+                &format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE id = ?1"),
+                [id],
+                payment_from_row,
+            )
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let Some((mut next, refund)) = decide(&current) else {
+            return Ok(Some(current));
+        };
+        next.version = current.version;
+        if update_payment_row(&tx, &next)? != 1 {
+            return Err(StoreError::Open("the payment changed under a transaction".into()));
+        }
+        if let Some(r) = refund {
+            tx.execute(
+                "INSERT INTO refunds (id, payment_id, amount, currency, status, created) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![r.id, r.payment_id, r.amount, r.currency, r.status, r.created],
+            )?;
+        }
+        tx.commit()?;
+        next.version = current.version + 1;
+        Ok(Some(next))
+    }
+
+    fn refunds_of(&self, payment_id: &str) -> Result<Vec<RefundRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, payment_id, amount, currency, status, created FROM refunds WHERE payment_id = ?1 \
+             ORDER BY created, id",
+        )?;
+        let rows = stmt.query_map([payment_id], refund_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn idempotency_begin(
+        &self,
+        owner: &str,
+        key: &str,
+        request_hash: &[u8],
+        now: i64,
+        retention: i64,
+    ) -> Result<IdempotencyBegin> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        type Row = (Vec<u8>, Option<u16>, Option<Vec<u8>>, i64);
+        let found: Option<Row> = tx
+            .query_row(
+                "SELECT request_hash, status, response, created FROM idempotency_keys WHERE owner = ?1 AND key = ?2",
+                params![owner, key],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .optional()?;
+        let outcome = match found {
+            Some((_, _, _, created)) if created + retention <= now => {
+                tx.execute(
+                    "UPDATE idempotency_keys SET request_hash = ?3, status = NULL, response = NULL, created = ?4 \
+                     WHERE owner = ?1 AND key = ?2",
+                    params![owner, key, request_hash, now],
+                )?;
+                IdempotencyBegin::Started
+            }
+            Some((hash, _, _, _)) if hash != request_hash => IdempotencyBegin::Mismatch,
+            Some((_, Some(status), Some(body), _)) => IdempotencyBegin::Replay { status, body },
+            Some(_) => IdempotencyBegin::InProgress,
+            None => {
+                tx.execute(
+                    "INSERT INTO idempotency_keys (owner, key, request_hash, created) VALUES (?1, ?2, ?3, ?4)",
+                    params![owner, key, request_hash, now],
+                )?;
+                IdempotencyBegin::Started
+            }
+        };
+        tx.commit()?;
+        Ok(outcome)
+    }
+
+    fn idempotency_finish(&self, owner: &str, key: &str, status: u16, body: &[u8]) -> Result<()> {
+        self.conn()?.execute(
+            "UPDATE idempotency_keys SET status = ?3, response = ?4 WHERE owner = ?1 AND key = ?2",
+            params![owner, key, status, body],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency_abandon(&self, owner: &str, key: &str) -> Result<()> {
+        self.conn()?.execute(
+            "DELETE FROM idempotency_keys WHERE owner = ?1 AND key = ?2 AND status IS NULL",
+            params![owner, key],
+        )?;
+        Ok(())
+    }
+
+    fn idempotency_release_unfinished(&self) -> Result<usize> {
+        Ok(self.conn()?.execute("DELETE FROM idempotency_keys WHERE status IS NULL", [])?)
     }
 }

@@ -16,6 +16,7 @@
 //! ```
 
 mod brand;
+mod currency;
 mod cvc;
 mod expiry;
 mod number;
@@ -23,6 +24,7 @@ mod text;
 pub mod wire;
 
 pub use brand::{Brand, BrandInfo, BrandSet, Pattern, BRANDS};
+pub use currency::Currency;
 pub use cvc::{check_cvc, cvc_lengths, Cvc, CvcCheck, CvcError};
 pub use expiry::{
     check_expiry, Expiry, ExpiryCheck, ExpiryError, ExpiryField, YearMonth, DEFAULT_MAX_YEARS_AHEAD,

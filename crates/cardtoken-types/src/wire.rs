@@ -76,12 +76,142 @@ pub struct ApiError {
     pub param: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decline_code: Option<String>,
+    /// The payment the error concerns (a decline, an illegal transition).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payment: Option<Box<Payment>>,
 }
 
 /// An error response body: `{"error": {…}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ApiError,
+}
+
+/// A payment's status. `requires_action` → `requires_capture` → `succeeded`; `failed`; `canceled`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    RequiresAction,
+    RequiresCapture,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::RequiresAction => "requires_action",
+            PaymentStatus::RequiresCapture => "requires_capture",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        [
+            PaymentStatus::RequiresAction,
+            PaymentStatus::RequiresCapture,
+            PaymentStatus::Succeeded,
+            PaymentStatus::Failed,
+            PaymentStatus::Canceled,
+        ]
+        .into_iter()
+        .find(|st| st.as_str() == s)
+    }
+}
+
+/// `automatic` (captured at once) or `manual` (authorized, captured later).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    Automatic,
+    Manual,
+}
+
+/// The card a payment was made with.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentCard {
+    pub brand: Brand,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+}
+
+/// What the customer must do next: for now, a 3-D Secure challenge at `url`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NextAction {
+    /// `"three_d_secure"`
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub url: String,
+}
+
+/// Why the last attempt failed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastError {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+    pub message: String,
+}
+
+/// A payment (`shared/contract.md` §2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Payment {
+    /// `pay_…`
+    pub id: String,
+    /// Always `"payment"`.
+    pub object: String,
+    pub amount: u64,
+    pub currency: String,
+    pub status: PaymentStatus,
+    pub amount_capturable: u64,
+    pub amount_captured: u64,
+    pub amount_refunded: u64,
+    pub capture_method: CaptureMethod,
+    /// Lets the browser read this payment with the publishable key and complete its next action.
+    pub client_secret: String,
+    pub card: PaymentCard,
+    pub next_action: Option<NextAction>,
+    pub last_error: Option<LastError>,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub created: i64,
+    pub metadata: std::collections::BTreeMap<String, String>,
+}
+
+/// `succeeded`, or `failed` (a refund that later failed at the bank).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefundStatus {
+    Succeeded,
+    Failed,
+}
+
+/// A refund of all or part of what a payment captured.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refund {
+    /// `re_…`
+    pub id: String,
+    /// Always `"refund"`.
+    pub object: String,
+    pub payment: String,
+    pub amount: u64,
+    pub currency: String,
+    pub status: RefundStatus,
+    pub created: i64,
+}
+
+/// A page of a list, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct List<T> {
+    /// Always `"list"`.
+    pub object: String,
+    pub data: Vec<T>,
+    pub has_more: bool,
+    pub url: String,
 }
 
 /// The longest cardholder name accepted.
@@ -313,6 +443,7 @@ mod tests {
                 message: "Your card was declined.".into(),
                 param: None,
                 decline_code: Some("insufficient_funds".into()),
+                payment: None,
             },
         };
         assert_eq!(

@@ -1,2 +1,4 @@
 pub mod demo;
+pub mod payments;
+pub mod threeds;
 pub mod tokens;

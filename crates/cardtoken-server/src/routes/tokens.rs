@@ -97,6 +97,10 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateTokenBody>,
 ) -> Result<Json<Token>, ApiError> {
     let now = state.clock.now();
+    if !state.token_limiter.allow(&key.id, now) {
+        tracing::warn!("tokenization rate limit reached");
+        return Err(ApiError::RateLimited);
+    }
     let c = &body.card;
     let fields = CardFields {
         number: &c.number.0,

@@ -61,10 +61,25 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// A server on a fresh data dir, with `tweak` applied to its configuration.
+pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().to_path_buf();
+    let mut config = Config::for_tests(&dir);
+    tweak(&mut config);
+    let mut app = spawn_configured(config, None).await;
+    app._tmp = Some(tmp);
+    app
+}
+
 /// A server on `dir`; `keys` are the keys of an earlier start on it.
 pub async fn spawn_app_in(dir: &Path, keys: Option<(String, String)>) -> TestApp {
+    spawn_configured(Config::for_tests(dir), keys).await
+}
+
+async fn spawn_configured(config: Config, keys: Option<(String, String)>) -> TestApp {
     capture_logs();
-    let config = Config::for_tests(dir);
+    let dir = config.data_dir.clone();
     let clock = Arc::new(ManualClock::new(NOW));
     let app = Application::build_with_clock(config.clone(), clock.clone()).await.unwrap();
     let (pk, sk) = match (&app.first_run_keys, keys) {
@@ -89,7 +104,7 @@ pub async fn spawn_app_in(dir: &Path, keys: Option<(String, String)>) -> TestApp
         clock,
         state,
         config,
-        dir: dir.to_path_buf(),
+        dir,
         _tmp: None,
         stop: Some(tx),
         handle: Some(handle),
@@ -128,6 +143,58 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
     }
 
+    /// Any API request: answers status, JSON, raw text and headers.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        key: Option<&str>,
+        body: Option<Value>,
+        idempotency_key: Option<&str>,
+    ) -> Response {
+        let mut req = self.client.request(method, format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        if let Some(k) = idempotency_key {
+            req = req.header("idempotency-key", k);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let text = resp.text().await.unwrap();
+        Response { status, json: serde_json::from_str(&text).unwrap_or(Value::Null), text, headers }
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.call(reqwest::Method::POST, path, Some(&self.sk), Some(body), None).await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.call(reqwest::Method::GET, path, Some(&self.sk), None, None).await
+    }
+
+    /// A fresh token for `number` (CVC fitting the brand).
+    pub async fn token_for(&self, number: &str) -> String {
+        let cvc = if number.starts_with("34") || number.starts_with("37") { "1234" } else { "123" };
+        let (status, token, text) = self.tokenize(&self.pk, card(number, cvc)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        token["id"].as_str().unwrap().to_string()
+    }
+
+    /// Pays `amount` JPY with a fresh token for `number`.
+    pub async fn pay(&self, number: &str, amount: u64, capture: bool) -> Response {
+        let token = self.token_for(number).await;
+        self.post(
+            "/v1/payments",
+            json!({"amount": amount, "currency": "jpy", "token": token, "capture": capture}),
+        )
+        .await
+    }
+
     pub async fn tokenize(&self, key: &str, card: Value) -> (StatusCode, Value, String) {
         self.post_raw(Some(key), "application/json", json!({ "card": card }).to_string()).await
     }
@@ -151,6 +218,23 @@ impl TestApp {
             }
         }
         all
+    }
+}
+
+#[derive(Debug)]
+pub struct Response {
+    pub status: StatusCode,
+    pub json: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Response {
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+    pub fn error_type(&self) -> &str {
+        self.json["error"]["type"].as_str().unwrap_or("")
     }
 }
 

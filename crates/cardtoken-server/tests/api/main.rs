@@ -3,6 +3,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may stop at the first failure
 
 mod helpers;
+mod idempotency;
+mod payments;
 mod restart;
 mod security;
 mod tokens;

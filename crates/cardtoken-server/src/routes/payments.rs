@@ -1,0 +1,224 @@
+//! `POST /v1/payments`, `GET /v1/payments/{id}`, `GET /v1/payments`, `POST /v1/payments/{id}/capture`,
+//! `POST /v1/payments/{id}/cancel`, `POST /v1/refunds`.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, State};
+use axum::Json;
+use cardtoken_types::wire::{List, Payment, Refund};
+use cardtoken_types::Currency;
+use serde::Deserialize;
+
+use crate::auth::{AnyKey, Secret};
+use crate::error::{ApiError, ApiJson, ApiQuery, OptionalJson};
+use crate::payments::{self, client_secret_matches, no_such_payment, payment_json, NewPayment};
+use crate::state::AppState;
+use crate::store::KeyKind;
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentBody {
+    amount: u64,
+    currency: String,
+    token: String,
+    #[serde(default = "yes")]
+    capture: bool,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    metadata: BTreeMap<String, String>,
+}
+
+fn invalid(message: String, param: &str) -> ApiError {
+    ApiError::invalid("parameter_invalid", message, Some(param))
+}
+
+impl CreatePaymentBody {
+    /// Checks what serde cannot: the currency, the amount's range in it, the token's form, and sizes.
+    fn validate(self) -> Result<NewPayment, ApiError> {
+        let currency = Currency::parse(&self.currency).ok_or_else(|| {
+            invalid(
+                "`currency` must be a three-letter ISO 4217 code, such as `jpy` or `usd`.".into(),
+                "currency",
+            )
+        })?;
+        if self.amount == 0 || self.amount > currency.max_amount() {
+            return Err(invalid(
+                format!(
+                    "`amount` must be a whole number of the currency's minor unit from 1 to {} ({} has {} decimals).",
+                    currency.max_amount(),
+                    currency.code(),
+                    currency.exponent()
+                ),
+                "amount",
+            ));
+        }
+        if !self.token.starts_with("tok_") || self.token.len() > 64 {
+            return Err(invalid(
+                "`token` must be a token id (`tok_…`) from POST /v1/tokens.".into(),
+                "token",
+            ));
+        }
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > 1000) {
+            return Err(invalid("`description` can be at most 1000 characters.".into(), "description"));
+        }
+        let bad_metadata = self.metadata.len() > 50
+            || self
+                .metadata
+                .iter()
+                .any(|(k, v)| k.is_empty() || k.chars().count() > 40 || v.chars().count() > 500);
+        if bad_metadata {
+            return Err(invalid(
+                "`metadata` takes at most 50 keys of 1 to 40 characters, with values of at most 500.".into(),
+                "metadata",
+            ));
+        }
+        Ok(NewPayment {
+            amount: self.amount,
+            currency,
+            token: self.token,
+            capture: self.capture,
+            description: self.description,
+            metadata: self.metadata,
+        })
+    }
+}
+
+#[tracing::instrument(name = "create_payment", skip_all)]
+pub async fn create(
+    State(state): State<AppState>,
+    Secret(key): Secret,
+    ApiJson(body): ApiJson<CreatePaymentBody>,
+) -> Result<Json<Payment>, ApiError> {
+    let new = body.validate()?;
+    payments::create(&state, &key, new).await.map(Json)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientSecretQuery {
+    client_secret: Option<String>,
+}
+
+fn check_id(id: &str) -> Result<(), ApiError> {
+    if id.starts_with("pay_") && id.len() <= 64 {
+        Ok(())
+    } else {
+        Err(no_such_payment())
+    }
+}
+
+/// With a secret key, any payment; with a publishable key, only with the payment's client secret.
+#[tracing::instrument(name = "get_payment", skip_all)]
+pub async fn get(
+    State(state): State<AppState>,
+    AnyKey(key): AnyKey,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<ClientSecretQuery>,
+) -> Result<Json<Payment>, ApiError> {
+    check_id(&id)?;
+    let p = state.db(move |s| s.get_payment(&id)).await?.ok_or_else(no_such_payment)?;
+    if key.kind == KeyKind::Publishable {
+        let Some(secret) = query.client_secret else {
+            return Err(ApiError::Permission {
+                code: "client_secret_required",
+                message: "With a publishable key, send the payment's `client_secret` to read it.",
+            });
+        };
+        if !client_secret_matches(&p, &secret) {
+            return Err(no_such_payment());
+        }
+    }
+    Ok(Json(payment_json(&p)))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    limit: Option<usize>,
+    starting_after: Option<String>,
+}
+
+#[tracing::instrument(name = "list_payments", skip_all)]
+pub async fn list(
+    State(state): State<AppState>,
+    Secret(_key): Secret,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<List<Payment>>, ApiError> {
+    let limit = query.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(invalid("`limit` must be from 1 to 100.".into(), "limit"));
+    }
+    let after = query.starting_after;
+    if let Some(a) = &after {
+        check_id(a)
+            .map_err(|_| invalid("`starting_after` must be a payment id.".into(), "starting_after"))?;
+    }
+    let (rows, has_more) = state.db(move |s| s.list_payments(limit, after.as_deref())).await?;
+    Ok(Json(List {
+        object: "list".to_string(),
+        data: rows.iter().map(payment_json).collect(),
+        has_more,
+        url: "/v1/payments".to_string(),
+    }))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureBody {
+    amount: Option<u64>,
+}
+
+#[tracing::instrument(name = "capture_payment", skip_all)]
+pub async fn capture(
+    State(state): State<AppState>,
+    Secret(_key): Secret,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<CaptureBody>,
+) -> Result<Json<Payment>, ApiError> {
+    check_id(&id)?;
+    payments::capture(&state, &id, body.amount).await.map(Json)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CancelBody {
+    #[allow(dead_code)] // accepted for the merchant's records, like Stripe's
+    cancellation_reason: Option<String>,
+}
+
+#[tracing::instrument(name = "cancel_payment", skip_all)]
+pub async fn cancel(
+    State(state): State<AppState>,
+    Secret(_key): Secret,
+    Path(id): Path<String>,
+    OptionalJson(_body): OptionalJson<CancelBody>,
+) -> Result<Json<Payment>, ApiError> {
+    check_id(&id)?;
+    payments::cancel(&state, &id).await.map(Json)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefundBody {
+    payment: String,
+    amount: Option<u64>,
+    #[allow(dead_code)] // accepted for the merchant's records
+    reason: Option<String>,
+}
+
+#[tracing::instrument(name = "create_refund", skip_all)]
+pub async fn refund(
+    State(state): State<AppState>,
+    Secret(_key): Secret,
+    ApiJson(body): ApiJson<RefundBody>,
+) -> Result<Json<Refund>, ApiError> {
+    if !body.payment.starts_with("pay_") || body.payment.len() > 64 {
+        return Err(invalid("`payment` must be a payment id (`pay_…`).".into(), "payment"));
+    }
+    payments::refund(&state, &body.payment, body.amount).await.map(Json)
+}
