@@ -39,5 +39,8 @@ WASM_BINDGEN_TEST_TIMEOUT=120 \
 CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
   cargo test --target wasm32-unknown-unknown -p cardtoken
 
+say "schemathesis against /openapi.json of a running server"
+bash tests/schemathesis/run.sh
+
 say "JavaScript tests (node --test)"
 node --test --test-concurrency=1 tests/js/ tests/e2e/

@@ -25,6 +25,8 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API (and the demo checkout).
     Serve,
+    /// Print the OpenAPI document of the HTTP API.
+    Openapi,
     /// Manage API keys and the master key.
     Keys {
         #[command(subcommand)]
@@ -86,8 +88,13 @@ fn print_pair(pair: &crate::keys::NewKeyPair) {
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
+    if let Some(Command::Openapi) = cli.command {
+        println!("{}", crate::openapi::json());
+        return Ok(());
+    }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Openapi => {}
         Command::Serve => {
             crate::telemetry::init();
             let app = Application::build(config).await?;

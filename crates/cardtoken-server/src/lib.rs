@@ -9,6 +9,7 @@ pub mod error;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
+pub mod openapi;
 pub mod payments;
 pub mod ratelimit;
 pub mod routes;

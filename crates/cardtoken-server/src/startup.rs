@@ -213,7 +213,9 @@ pub fn api_router(state: AppState) -> Router {
         .route("/v1/payments/{id}/capture", post(payments::capture))
         .route("/v1/payments/{id}/cancel", post(payments::cancel))
         .route("/v1/refunds", post(payments::refund));
-    let challenge = Router::new().route("/3ds/{id}", get(threeds::show).post(threeds::complete));
+    let challenge = Router::new()
+        .route("/3ds/{id}", get(threeds::show).post(threeds::complete))
+        .route("/openapi.json", get(crate::openapi::serve));
     Router::new()
         .merge(browser)
         .merge(server)

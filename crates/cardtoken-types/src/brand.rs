@@ -9,6 +9,7 @@ use std::fmt;
 
 /// A card brand, in credit-card-type's precedence order (the order ties are broken in).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(rename_all = "lowercase"))]
 #[repr(u8)]
 pub enum Brand {
     Visa = 0,

@@ -9,6 +9,7 @@ use crate::number::CardNumber;
 
 /// The card a token stands for, as the API shows it: never the number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenCard {
     pub brand: Brand,
     pub last4: String,
@@ -20,6 +21,7 @@ pub struct TokenCard {
 
 /// `POST /v1/tokens`' answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Token {
     /// `tok_…`
     pub id: String,
@@ -35,6 +37,7 @@ pub struct Token {
 /// The `type` of an API error (`shared/contract.md` §2), plus the two the browser package adds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ErrorType {
     InvalidRequestError,
     AuthenticationError,
@@ -67,6 +70,7 @@ impl ErrorType {
 
 /// The error object: `{type, code, message, param?, decline_code?}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     #[serde(rename = "type")]
     pub kind: ErrorType,
@@ -83,6 +87,7 @@ pub struct ApiError {
 
 /// An error response body: `{"error": {…}}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     pub error: ApiError,
 }
@@ -90,6 +95,7 @@ pub struct ErrorBody {
 /// A payment's status. `requires_action` → `requires_capture` → `succeeded`; `failed`; `canceled`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum PaymentStatus {
     RequiresAction,
     RequiresCapture,
@@ -125,6 +131,7 @@ impl PaymentStatus {
 /// `automatic` (captured at once) or `manual` (authorized, captured later).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum CaptureMethod {
     Automatic,
     Manual,
@@ -132,6 +139,7 @@ pub enum CaptureMethod {
 
 /// The card a payment was made with.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PaymentCard {
     pub brand: Brand,
     pub last4: String,
@@ -141,6 +149,7 @@ pub struct PaymentCard {
 
 /// What the customer must do next: for now, a 3-D Secure challenge at `url`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NextAction {
     /// `"three_d_secure"`
     #[serde(rename = "type")]
@@ -150,6 +159,7 @@ pub struct NextAction {
 
 /// Why the last attempt failed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastError {
     pub code: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,6 +169,7 @@ pub struct LastError {
 
 /// A payment (`shared/contract.md` §2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     /// `pay_…`
     pub id: String,
@@ -185,6 +196,7 @@ pub struct Payment {
 /// `succeeded`, or `failed` (a refund that later failed at the bank).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RefundStatus {
     Succeeded,
     Failed,
@@ -192,6 +204,7 @@ pub enum RefundStatus {
 
 /// A refund of all or part of what a payment captured.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     /// `re_…`
     pub id: String,
@@ -206,6 +219,7 @@ pub struct Refund {
 
 /// A page of a list, newest first.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct List<T> {
     /// Always `"list"`.
     pub object: String,

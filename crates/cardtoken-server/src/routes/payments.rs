@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use axum::extract::{Path, State};
 use axum::Json;
-use cardtoken_types::wire::{List, Payment, Refund};
+use cardtoken_types::wire::{ErrorBody, List, Payment, Refund};
 use cardtoken_types::Currency;
 use serde::Deserialize;
 
@@ -19,7 +19,7 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePaymentBody {
     amount: u64,
@@ -88,6 +88,19 @@ impl CreatePaymentBody {
     }
 }
 
+/// Authorizes a payment with a token, and captures it unless `capture` is false.
+#[utoipa::path(post, path = "/v1/payments", tag = "payments", request_body = CreatePaymentBody,
+    params(crate::openapi::IdempotencyKey),
+    responses(
+        (status = 200, description = "The payment (`requires_action` for 3-D Secure)", body = Payment),
+        (status = 402, description = "Declined: the error carries the failed payment", body = ErrorBody),
+        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The wrong kind of key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "create_payment", skip_all)]
 pub async fn create(
     State(state): State<AppState>,
@@ -98,8 +111,9 @@ pub async fn create(
     payments::create(&state, &key, new).await.map(Json)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ClientSecretQuery {
     client_secret: Option<String>,
 }
@@ -113,6 +127,16 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 }
 
 /// With a secret key, any payment; with a publishable key, only with the payment's client secret.
+#[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), ClientSecretQuery),
+    responses((status = 200, description = "The payment", body = Payment),
+        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The wrong kind of key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "get_payment", skip_all)]
 pub async fn get(
     State(state): State<AppState>,
@@ -136,13 +160,24 @@ pub async fn get(
     Ok(Json(payment_json(&p)))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     limit: Option<usize>,
     starting_after: Option<String>,
 }
 
+/// Payments, newest first.
+#[utoipa::path(get, path = "/v1/payments", tag = "payments", params(ListQuery),
+    responses((status = 200, description = "A page of payments", body = List<Payment>),
+        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The wrong kind of key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "list_payments", skip_all)]
 pub async fn list(
     State(state): State<AppState>,
@@ -167,12 +202,24 @@ pub async fn list(
     }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CaptureBody {
     amount: Option<u64>,
 }
 
+/// Captures all or part of an authorization (the rest is released).
+#[utoipa::path(post, path = "/v1/payments/{id}/capture", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), crate::openapi::IdempotencyKey),
+    request_body(content = Option<CaptureBody>, description = "Optional; an empty body captures all"),
+    responses((status = 200, description = "The captured payment", body = Payment),
+        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The wrong kind of key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "capture_payment", skip_all)]
 pub async fn capture(
     State(state): State<AppState>,
@@ -184,13 +231,25 @@ pub async fn capture(
     payments::capture(&state, &id, body.amount).await.map(Json)
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CancelBody {
     #[allow(dead_code)] // accepted for the merchant's records, like Stripe's
     cancellation_reason: Option<String>,
 }
 
+/// Voids an uncaptured payment.
+#[utoipa::path(post, path = "/v1/payments/{id}/cancel", tag = "payments",
+    params(("id" = String, Path, description = "pay_…"), crate::openapi::IdempotencyKey),
+    request_body(content = Option<CancelBody>, description = "Optional"),
+    responses((status = 200, description = "The canceled payment", body = Payment),
+        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The wrong kind of key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "cancel_payment", skip_all)]
 pub async fn cancel(
     State(state): State<AppState>,
@@ -202,7 +261,7 @@ pub async fn cancel(
     payments::cancel(&state, &id).await.map(Json)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundBody {
     payment: String,
@@ -211,6 +270,17 @@ pub struct RefundBody {
     reason: Option<String>,
 }
 
+/// Refunds all or part of what a payment captured.
+#[utoipa::path(post, path = "/v1/refunds", tag = "refunds", request_body = RefundBody,
+    params(crate::openapi::IdempotencyKey),
+    responses((status = 200, description = "The refund", body = Refund),
+        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "The wrong kind of key", body = ErrorBody),
+        (status = 404, description = "No such payment", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "create_refund", skip_all)]
 pub async fn refund(
     State(state): State<AppState>,

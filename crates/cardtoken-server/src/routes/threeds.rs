@@ -14,12 +14,13 @@ use crate::error::ApiError;
 use crate::payments::{self, client_secret_matches, payment_json};
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ChallengeQuery {
     client_secret: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ChallengeForm {
     client_secret: String,
     result: String,
@@ -81,6 +82,12 @@ fn not_found() -> Response {
     page(StatusCode::NOT_FOUND, "Not found", "<h1>No such authentication</h1>")
 }
 
+/// The 3-D Secure challenge page (HTML), reached with the payment's client secret.
+#[utoipa::path(get, path = "/3ds/{id}", tag = "3-D Secure",
+    params(("id" = String, Path, description = "pay_…"), ChallengeQuery),
+    responses((status = 200, description = "The challenge, or its result", content_type = "text/html", body = String),
+        (status = 400, description = "Missing client secret", body = String),
+        (status = 404, description = "No such payment, or a wrong client secret", content_type = "text/html", body = String)))]
 pub async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -111,6 +118,15 @@ pub async fn show(
     page(StatusCode::OK, "3-D Secure", &body)
 }
 
+/// Records the challenge's outcome (`pass` or `fail`) and moves the payment on; answers the result page.
+#[utoipa::path(post, path = "/3ds/{id}", tag = "3-D Secure",
+    params(("id" = String, Path, description = "pay_…")),
+    request_body(content = ChallengeForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200, description = "The result page", content_type = "text/html", body = String),
+        (status = 400, description = "Not pass or fail, or the payment is not waiting", body = String),
+        (status = 404, description = "No such payment, or a wrong client secret", content_type = "text/html", body = String),
+        (status = 415, description = "Not a form", body = String),
+        (status = 422, description = "Missing fields", body = String)))]
 pub async fn complete(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -4,7 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::Json;
-use cardtoken_types::wire::{CardData, CardDataError, CardFields, Token, TokenCard};
+use cardtoken_types::wire::{CardData, CardDataError, CardFields, ErrorBody, Token, TokenCard};
 use cardtoken_types::{check_number, Brand, NumberError, NumberOptions};
 use serde::Deserialize;
 use zeroize::Zeroize;
@@ -18,8 +18,9 @@ use crate::store::{Consumed, TokenRecord};
 use crate::vault::OpenedCard;
 
 /// A string that holds card data: erased on drop, never printed.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String)]
 struct SecretText(String);
 
 impl Drop for SecretText {
@@ -34,13 +35,14 @@ impl std::fmt::Debug for SecretText {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTokenBody {
     card: CardBody,
 }
 
-#[derive(Debug, Deserialize)]
+/// The card to tokenize.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CardBody {
     number: SecretText,
@@ -90,6 +92,20 @@ pub fn token_json(t: &TokenRecord) -> Token {
     }
 }
 
+/// Tokenizes a card (publishable key; CORS open). The Token never holds the number.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenBody,
+    params(crate::openapi::IdempotencyKey),
+    responses(
+        (status = 200, description = "The token", body = Token),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 402, description = "Invalid card data", body = ErrorBody),
+        (status = 403, description = "A secret key on the browser endpoint", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        (status = 413, description = "Body over 1 MB", body = ErrorBody),
+        (status = 429, description = "Too many tokenizations", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "create_token", skip_all, fields(key = %key.id, token))]
 pub async fn create(
     State(state): State<AppState>,
@@ -143,6 +159,15 @@ fn no_such_token() -> ApiError {
     ApiError::NotFound { message: "No such token.".to_string() }
 }
 
+/// A token (secret key). Never the number.
+#[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path, description = "tok_…")),
+    responses(
+        (status = 200, description = "The token", body = Token),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "A publishable key", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
 #[tracing::instrument(name = "get_token", skip_all)]
 pub async fn get(
     State(state): State<AppState>,
