@@ -129,3 +129,64 @@ test('errors show as the user types and the pay button waits for a valid card', 
   assert.equal(await page.inputValue('#number'), '3782 822463 10005');
   assert.equal(await page.textContent('#brand'), 'American Express');
 });
+
+/** Fills the form with `number` (any future expiry, a CVC of the brand's length) and pays. */
+async function payWith(page, number, { authOnly = false } = {}) {
+  await page.fill('#number', '');
+  await page.click('#number');
+  await page.keyboard.type(number);
+  await page.fill('#expiry', '12/34');
+  await page.fill('#cvc', number.startsWith('37') ? '1234' : '123');
+  await page.setChecked('#auth-only', authOnly);
+  await page.click('#pay');
+}
+
+async function outcome(page, text) {
+  await page.waitForFunction((t) => document.getElementById('outcome').textContent === t, text);
+  return { detail: await page.textContent('#outcome-detail'), status: await page.textContent('#payment-status') };
+}
+
+test('paying with 4242… succeeds, and a refund shows on the payment', async () => {
+  const { page, errors } = await openCheckout();
+  await payWith(page, NUMBER);
+  const r = await outcome(page, 'Payment succeeded');
+  assert.equal(r.status, 'succeeded');
+  assert.equal(await page.textContent('#payment-captured'), '¥1,500');
+  await page.click('#refund-part');
+  await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥500');
+  assert.equal(await page.textContent('#outcome-detail'), 'Refunded ¥500.');
+  assert.deepEqual(errors, []);
+});
+
+test('declines show their reason: insufficient funds, expired card', async () => {
+  const { page } = await openCheckout();
+  await payWith(page, '4000000000009995');
+  let r = await outcome(page, 'Payment failed');
+  assert.match(r.detail, /insufficient funds/);
+  assert.equal(r.status, 'failed');
+  await page.click('#again');
+  await payWith(page, '4000000000000069');
+  r = await outcome(page, 'Payment failed');
+  assert.match(r.detail, /expired card/);
+});
+
+test('the 3-D Secure card shows the challenge and, after "Pass", a successful payment', async () => {
+  const { page } = await openCheckout();
+  await payWith(page, '4000002500003155');
+  await page.waitForSelector('#challenge[open]');
+  const frame = page.frameLocator('#challenge-frame');
+  await frame.getByRole('button', { name: 'Pass' }).click();
+  const r = await outcome(page, 'Payment succeeded');
+  assert.equal(r.status, 'succeeded');
+  assert.equal(await page.isVisible('#challenge'), false, 'the dialog closed');
+});
+
+test('an authorization can be captured later, then refunded in full', async () => {
+  const { page } = await openCheckout();
+  await payWith(page, '5555555555554444', { authOnly: true });
+  await outcome(page, 'Payment authorized');
+  await page.click('#capture');
+  await outcome(page, 'Payment succeeded');
+  await page.click('#refund');
+  await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥1,500');
+});

@@ -153,7 +153,15 @@ impl Application {
             .with_graceful_shutdown(stopped(stop_rx.clone()));
         let result = match self.demo {
             Some(listener) => {
-                let demo_state = demo::DemoState { app: self.state.clone(), api_base: self.api_base.clone() };
+                let merchant = crate::routes::shop::Merchant::load_or_create(
+                    &self.state.config.data_dir,
+                    self.state.store.as_ref(),
+                    self.state.clock.now(),
+                )
+                .map_err(|e| tracing::error!(error = %e, "the demo shop's keys could not be made"))
+                .ok();
+                let demo_state =
+                    demo::DemoState { app: self.state.clone(), api_base: self.api_base.clone(), merchant };
                 let demo =
                     axum::serve(listener, demo::router(demo_state)).with_graceful_shutdown(stopped(stop_rx));
                 let (a, d) = tokio::join!(api, demo);

@@ -18,20 +18,31 @@ use crate::store::KeyKind;
 pub struct DemoState {
     pub app: AppState,
     pub api_base: String,
+    /// The shop's keys (its back end's secret); `None` if they could not be made.
+    pub merchant: Option<super::shop::Merchant>,
 }
 
 pub fn router(state: DemoState) -> Router {
-    Router::new().route("/config.json", get(config)).fallback(get(file)).with_state(state)
+    Router::new()
+        .route("/config.json", get(config))
+        .merge(super::shop::router())
+        .fallback(get(file))
+        .with_state(state)
 }
 
+/// What the page needs: the shop's publishable key and where the API is. Never the secret key.
 async fn config(State(demo): State<DemoState>) -> Result<Json<serde_json::Value>, ApiError> {
-    let keys = demo.app.db(|s| s.list_keys()).await?;
-    let pk = keys
-        .into_iter()
-        .find(|k| k.kind == KeyKind::Publishable && k.revoked.is_none())
-        .and_then(|k| k.publishable)
-        .ok_or_else(|| ApiError::internal("no publishable key: run `cardtoken-server keys create`"))?;
-    Ok(Json(json!({ "publishableKey": pk, "apiBase": demo.api_base })))
+    let pk = match &demo.merchant {
+        Some(m) => m.publishable.clone(),
+        None => {
+            let keys = demo.app.db(|s| s.list_keys()).await?;
+            keys.into_iter()
+                .find(|k| k.kind == KeyKind::Publishable && k.revoked.is_none())
+                .and_then(|k| k.publishable)
+                .ok_or_else(|| ApiError::internal("no publishable key: run `cardtoken-server keys create`"))?
+        }
+    };
+    Ok(Json(json!({ "publishableKey": pk, "apiBase": demo.api_base, "priceJpy": super::shop::PRICE_JPY })))
 }
 
 /// `/pkg/…` from the built package, everything else from `www/`; no `..`, no hidden files.

@@ -1,0 +1,198 @@
+//! The demo shop's own back end, on the demo origin: what a merchant's server does with a token. It
+//! holds the shop's secret key (never sent to the page) and calls the cardtoken API over HTTP, exactly
+//! as any merchant server would; the page talks only to these routes and to the tokenization endpoint.
+
+use std::path::Path as FsPath;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::ids::random_alnum;
+use crate::keys;
+use crate::routes::demo::DemoState;
+use crate::store::Store;
+
+/// The price of the demo's one product.
+pub const PRICE_JPY: u64 = 1500;
+
+/// The shop's key pair, as a merchant keeps it in its server's configuration.
+#[derive(Clone)]
+pub struct Merchant {
+    pub publishable: String,
+    pub secret: SecretString,
+    http: reqwest::Client,
+}
+
+#[derive(Serialize, Deserialize)]
+struct MerchantFile {
+    publishable_key: String,
+    secret_key: String,
+}
+
+impl Merchant {
+    /// Reads `demo-merchant.json` from the data dir, or makes a key pair and writes it (mode 0600).
+    pub fn load_or_create(data_dir: &FsPath, store: &dyn Store, now: i64) -> Result<Merchant, String> {
+        let path = data_dir.join("demo-merchant.json");
+        let file = match std::fs::read_to_string(&path) {
+            Ok(text) => serde_json::from_str::<MerchantFile>(&text).map_err(|e| e.to_string())?,
+            Err(_) => {
+                let pair = keys::create_pair(store, now, false).map_err(|e| e.to_string())?;
+                let file = MerchantFile {
+                    publishable_key: pair.publishable.clone(),
+                    secret_key: pair.secret.expose_secret().to_string(),
+                };
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create(true).truncate(true);
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::OpenOptionsExt;
+                    options.mode(0o600);
+                }
+                use std::io::Write;
+                let mut f = options.open(&path).map_err(|e| e.to_string())?;
+                f.write_all(serde_json::to_string_pretty(&file).map_err(|e| e.to_string())?.as_bytes())
+                    .map_err(|e| e.to_string())?;
+                file
+            }
+        };
+        Ok(Merchant {
+            publishable: file.publishable_key,
+            secret: file.secret_key.into(),
+            http: reqwest::Client::new(),
+        })
+    }
+}
+
+pub fn router() -> Router<DemoState> {
+    Router::new()
+        .route("/shop/pay", post(pay))
+        .route("/shop/payments/{id}", get(get_payment))
+        .route("/shop/payments/{id}/{action}", post(act))
+        .route("/shop/refunds", post(refund))
+}
+
+/// Relays the API's answer (status and JSON) to the page.
+async fn call(
+    demo: &DemoState,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+    key: Option<&str>,
+) -> Response {
+    let Some(merchant) = &demo.merchant else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "the demo shop has no keys").into_response();
+    };
+    let mut req = merchant
+        .http
+        .request(method, format!("{}{path}", demo.api_base))
+        .bearer_auth(merchant.secret.expose_secret());
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    if let Some(k) = key {
+        req = req.header("idempotency-key", k);
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let bytes = resp.bytes().await.unwrap_or_default();
+            (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the demo shop could not reach the API");
+            (StatusCode::BAD_GATEWAY, [(header::CONTENT_TYPE, "application/json")],
+                json!({"error": {"type": "api_error", "code": "unreachable", "message": "The shop could not reach the payment API."}}).to_string())
+                .into_response()
+        }
+    }
+}
+
+fn plausible_id(id: &str, prefix: &str) -> bool {
+    id.starts_with(prefix) && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+fn bad_request(message: &str) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        [(header::CONTENT_TYPE, "application/json")],
+        json!({"error": {"type": "invalid_request_error", "code": "bad_request", "message": message}})
+            .to_string(),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct PayRequest {
+    token: String,
+    #[serde(default = "yes")]
+    capture: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// An order key the page sends, so a retried "Pay" cannot charge twice.
+fn order_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get("x-order-key")
+        .and_then(|v| v.to_str().ok())
+        .filter(|k| k.len() <= 64)
+        .map(|k| format!("demo-{k}"))
+}
+
+async fn pay(State(demo): State<DemoState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<PayRequest>(&body) else {
+        return bad_request("Send {token, capture}.");
+    };
+    if !plausible_id(&req.token, "tok_") {
+        return bad_request("That is not a token.");
+    }
+    let key = order_key(&headers).or_else(|| random_alnum(16).ok());
+    let body = json!({
+        "amount": PRICE_JPY, "currency": "jpy", "token": req.token, "capture": req.capture,
+        "description": "1 × Ceramic mug", "metadata": {"order": key.clone().unwrap_or_default()},
+    });
+    call(&demo, reqwest::Method::POST, "/v1/payments", Some(body), key.as_deref()).await
+}
+
+async fn get_payment(State(demo): State<DemoState>, Path(id): Path<String>) -> Response {
+    if !plausible_id(&id, "pay_") {
+        return bad_request("That is not a payment.");
+    }
+    call(&demo, reqwest::Method::GET, &format!("/v1/payments/{id}"), None, None).await
+}
+
+async fn act(State(demo): State<DemoState>, Path((id, action)): Path<(String, String)>) -> Response {
+    if !plausible_id(&id, "pay_") || !matches!(action.as_str(), "capture" | "cancel") {
+        return bad_request("Capture or cancel a payment.");
+    }
+    call(&demo, reqwest::Method::POST, &format!("/v1/payments/{id}/{action}"), Some(json!({})), None).await
+}
+
+#[derive(Deserialize)]
+struct RefundRequest {
+    payment: String,
+    amount: Option<u64>,
+}
+
+async fn refund(State(demo): State<DemoState>, body: Bytes) -> Response {
+    let Ok(req) = serde_json::from_slice::<RefundRequest>(&body) else {
+        return bad_request("Send {payment, amount?}.");
+    };
+    if !plausible_id(&req.payment, "pay_") {
+        return bad_request("That is not a payment.");
+    }
+    let mut body = json!({"payment": req.payment});
+    if let Some(a) = req.amount {
+        body["amount"] = json!(a);
+    }
+    call(&demo, reqwest::Method::POST, "/v1/refunds", Some(body), None).await
+}
