@@ -31,6 +31,12 @@ pub struct Config {
     pub token_ttl_secs: i64,
     /// How often expired tokens' CVCs are erased, in seconds (default 30).
     pub sweep_interval_secs: u64,
+    /// Seconds between webhook delivery attempts (Standard Webhooks' schedule by default; tests shorten it).
+    pub webhook_retry_secs: Vec<i64>,
+    /// How long after the event a test card's dispute opens or its refund fails, in seconds (default 5).
+    pub async_delay_secs: i64,
+    /// Whether webhook endpoints may be private or loopback addresses (default: in test mode).
+    pub allow_private_webhooks: bool,
     /// Tokenizations per publishable key per minute, the card-testing defence (default 120).
     pub token_rate_per_minute: u32,
     /// Test mode: keys are `pk_test_`/`sk_test_` (the only mode so far).
@@ -78,6 +84,9 @@ impl Default for Config {
             token_ttl_secs: 15 * 60,
             sweep_interval_secs: 30,
             token_rate_per_minute: 120,
+            webhook_retry_secs: vec![5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+            async_delay_secs: 5,
+            allow_private_webhooks: true,
             test_mode: true,
         }
     }
@@ -179,6 +188,19 @@ impl Config {
         }
         if let Some(v) = parse_env("CARDTOKEN_TOKEN_RATE_PER_MINUTE")? {
             c.token_rate_per_minute = v;
+        }
+        if let Some(v) = env("CARDTOKEN_WEBHOOK_RETRY_SECS") {
+            c.webhook_retry_secs = v
+                .split(',')
+                .map(|p| p.trim().parse::<i64>())
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigError::Env("CARDTOKEN_WEBHOOK_RETRY_SECS", e.to_string()))?;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_ASYNC_DELAY_SECS")? {
+            c.async_delay_secs = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS")? {
+            c.allow_private_webhooks = v;
         }
         if c.database_url.is_empty() || (!data_dir_set && c.database_url == sqlite_url(Path::new("data"))) {
             c.database_url = sqlite_url(&c.data_dir);

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{payments, threeds, tokens};
+use crate::routes::{payments, threeds, tokens, webhooks};
 
 /// The `Idempotency-Key` header any POST may carry.
 #[derive(utoipa::IntoParams)]
@@ -39,9 +39,12 @@ impl Modify for BearerAuth {
     info(title = "cardtoken", description = "Card tokenization and payments. See shared/contract.md.",
         license(name = "MIT OR Apache-2.0")),
     paths(tokens::create, tokens::get, payments::create, payments::get, payments::list, payments::capture,
-        payments::cancel, payments::refund, threeds::show, threeds::complete),
+        payments::cancel, payments::refund, threeds::show, threeds::complete, webhooks::create, webhooks::list,
+        webhooks::delete, webhooks::rotate_secret, webhooks::list_events, webhooks::get_event, webhooks::redeliver,
+        webhooks::deliveries),
     modifiers(&BearerAuth),
-    tags((name = "tokens"), (name = "payments"), (name = "refunds"), (name = "3-D Secure"))
+    tags((name = "tokens"), (name = "payments"), (name = "refunds"), (name = "3-D Secure"), (name = "webhooks"),
+        (name = "events"))
 )]
 pub struct ApiDoc;
 

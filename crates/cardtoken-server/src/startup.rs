@@ -19,7 +19,7 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::keys::{self, NewKeyPair};
 use crate::payments::processor::{Processor, TestCards};
-use crate::routes::{demo, payments, threeds, tokens};
+use crate::routes::{demo, payments, threeds, tokens, webhooks};
 use crate::state::AppState;
 use crate::store::{SqliteStore, Store};
 use crate::vault::Vault;
@@ -149,6 +149,7 @@ impl Application {
         };
 
         let sweeper = tokio::spawn(sweep_forever(self.state.clone()));
+        let worker = tokio::spawn(crate::webhooks::run(self.state.clone()));
         let api = axum::serve(self.api, api_router(self.state.clone()))
             .with_graceful_shutdown(stopped(stop_rx.clone()));
         let result = match self.demo {
@@ -170,6 +171,7 @@ impl Application {
             None => api.await,
         };
         sweeper.abort();
+        worker.abort();
         result
     }
 }
@@ -220,7 +222,14 @@ pub fn api_router(state: AppState) -> Router {
         .route("/v1/payments/{id}", get(payments::get))
         .route("/v1/payments/{id}/capture", post(payments::capture))
         .route("/v1/payments/{id}/cancel", post(payments::cancel))
-        .route("/v1/refunds", post(payments::refund));
+        .route("/v1/refunds", post(payments::refund))
+        .route("/v1/webhook_endpoints", post(webhooks::create).get(webhooks::list))
+        .route("/v1/webhook_endpoints/{id}", axum::routing::delete(webhooks::delete))
+        .route("/v1/webhook_endpoints/{id}/rotate_secret", post(webhooks::rotate_secret))
+        .route("/v1/events", get(webhooks::list_events))
+        .route("/v1/events/{id}", get(webhooks::get_event))
+        .route("/v1/events/{id}/redeliver", post(webhooks::redeliver))
+        .route("/v1/events/{id}/deliveries", get(webhooks::deliveries));
     let challenge = Router::new()
         .route("/3ds/{id}", get(threeds::show).post(threeds::complete))
         .route("/openapi.json", get(crate::openapi::serve));

@@ -128,8 +128,126 @@ pub enum IdempotencyBegin {
     Mismatch,
 }
 
-/// A change to a payment that `mutate_payment` commits: the new payment and maybe a refund.
-pub type PaymentChange = (PaymentRecord, Option<RefundRecord>);
+/// An event to write in the same transaction as the change it reports (the outbox).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    pub id: String,
+    pub kind: String,
+    pub created: i64,
+    /// The whole event as delivered: `{id, type, created, data: {object}}`.
+    pub body: String,
+}
+
+/// Work to do later (a dispute opening, a refund failing), written with the change that causes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewJob {
+    pub kind: String,
+    pub subject: String,
+    pub due: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JobRecord {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub due: i64,
+}
+
+/// A change to a payment that `mutate_payment` commits: the new payment, maybe a refund, the events it
+/// causes and the jobs it schedules.
+#[derive(Clone, Debug)]
+pub struct PaymentChange {
+    pub payment: PaymentRecord,
+    pub refund: Option<RefundRecord>,
+    pub events: Vec<NewEvent>,
+    pub jobs: Vec<NewJob>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EndpointRecord {
+    pub id: String,
+    pub url: String,
+    /// Event types, or `["*"]` for all.
+    pub events: Vec<String>,
+    pub enabled: bool,
+    pub secret: String,
+    /// The secret before the last rotation, still signing until `previous_until`.
+    pub previous_secret: Option<String>,
+    pub previous_until: Option<i64>,
+    pub created: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRecord {
+    pub id: String,
+    pub kind: String,
+    pub created: i64,
+    pub body: String,
+}
+
+/// A delivery the worker has claimed.
+#[derive(Clone, Debug)]
+pub struct DueDelivery {
+    pub id: String,
+    pub attempts: u32,
+    pub event_id: String,
+    pub body: String,
+    pub endpoint_id: String,
+    pub url: String,
+    pub secret: String,
+    pub previous_secret: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttemptRecord {
+    pub attempted: i64,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub response_excerpt: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What became of a delivery after an attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    Delivered,
+    RetryAt(i64),
+    /// Gave up (the schedule ran out).
+    Failed,
+    /// 410 Gone: this delivery fails and the endpoint is disabled.
+    Gone,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeliveryRecord {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: Vec<AttemptRecord>,
+}
+
+/// What a finished job changes, in the transaction that deletes it.
+#[derive(Clone, Debug, Default)]
+pub struct JobEffects {
+    pub dispute: Option<DisputeRecord>,
+    /// A refund that failed at the bank: (refund id, payment id, amount), reversing `amount_refunded`.
+    pub refund_failure: Option<(String, String, u64)>,
+    pub events: Vec<NewEvent>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputeRecord {
+    pub id: String,
+    pub payment_id: String,
+    pub amount: u64,
+    pub currency: String,
+    pub reason: String,
+    pub status: String,
+    pub created: i64,
+}
 
 /// What consuming a token found.
 #[derive(Debug)]
@@ -160,7 +278,8 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces wrapped keys in one transaction.
     fn rewrap_keys(&self, rewrapped: &[(String, u32, Vec<u8>)]) -> Result<()>;
 
-    fn insert_payment(&self, payment: &PaymentRecord) -> Result<()>;
+    /// Writes a new payment with the events and jobs it causes.
+    fn insert_payment(&self, payment: &PaymentRecord, events: &[NewEvent], jobs: &[NewJob]) -> Result<()>;
     fn get_payment(&self, id: &str) -> Result<Option<PaymentRecord>>;
     /// Newest first; `starting_after` is the id of the last payment of the previous page. Answers the
     /// page and whether more follow.
@@ -175,6 +294,50 @@ pub trait Store: Send + Sync + 'static {
         decide: &mut dyn FnMut(&PaymentRecord) -> Option<PaymentChange>,
     ) -> Result<Option<PaymentRecord>>;
     fn refunds_of(&self, payment_id: &str) -> Result<Vec<RefundRecord>>;
+    fn get_refund(&self, id: &str) -> Result<Option<RefundRecord>>;
+
+    fn insert_endpoint(&self, endpoint: &EndpointRecord) -> Result<()>;
+    /// Endpoints not deleted, oldest first.
+    fn list_endpoints(&self) -> Result<Vec<EndpointRecord>>;
+    fn get_endpoint(&self, id: &str) -> Result<Option<EndpointRecord>>;
+    /// Deletes an endpoint; its pending deliveries fail. False when there is none.
+    fn delete_endpoint(&self, id: &str, now: i64) -> Result<bool>;
+    /// Puts in a new secret; the old one keeps signing until `previous_until`.
+    fn rotate_endpoint_secret(
+        &self,
+        id: &str,
+        secret: &str,
+        previous_until: i64,
+    ) -> Result<Option<EndpointRecord>>;
+
+    fn get_event(&self, id: &str) -> Result<Option<EventRecord>>;
+    /// Newest first, optionally of one type.
+    fn list_events(
+        &self,
+        limit: usize,
+        starting_after: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<(Vec<EventRecord>, bool)>;
+    /// Queues the event again for every enabled endpoint that takes it; answers how many (`None`: no event).
+    fn redeliver_event(&self, id: &str, now: i64) -> Result<Option<usize>>;
+    fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<DeliveryRecord>>;
+
+    /// Claims up to `limit` deliveries due at `now`, leasing them for `lease` seconds (a worker that dies
+    /// mid-send leaves them to be retried after the lease).
+    fn claim_due_deliveries(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<DueDelivery>>;
+    fn record_attempt(
+        &self,
+        delivery: &DueDelivery,
+        attempt: &AttemptRecord,
+        outcome: DeliveryOutcome,
+    ) -> Result<()>;
+    /// When the next pending delivery or job is due, if any.
+    fn next_due(&self) -> Result<Option<i64>>;
+
+    fn due_jobs(&self, now: i64, limit: usize) -> Result<Vec<JobRecord>>;
+    /// Applies a job's effects and deletes it, in one transaction.
+    fn complete_job(&self, job: &JobRecord, effects: &JobEffects) -> Result<()>;
+    fn disputes_of(&self, payment_id: &str) -> Result<Vec<DisputeRecord>>;
 
     /// Reserves `key` for this request, or says why not (`IdempotencyBegin`). A key older than
     /// `retention` seconds is forgotten and starts anew.
@@ -272,7 +435,131 @@ const MIGRATIONS: &[&str] = &[
         created INTEGER NOT NULL,
         PRIMARY KEY (owner, key)
     );",
+    // 3: webhooks (endpoints, the event outbox, deliveries and their attempts), jobs, disputes
+    "CREATE TABLE webhook_endpoints (
+        id TEXT PRIMARY KEY,
+        url TEXT NOT NULL,
+        events TEXT NOT NULL,
+        enabled INTEGER NOT NULL,
+        secret TEXT NOT NULL,
+        previous_secret TEXT,
+        previous_until INTEGER,
+        created INTEGER NOT NULL,
+        deleted INTEGER
+    );
+    CREATE TABLE events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        created INTEGER NOT NULL,
+        body TEXT NOT NULL
+    );
+    CREATE TABLE deliveries (
+        id TEXT PRIMARY KEY,
+        event_id TEXT NOT NULL REFERENCES events (id),
+        endpoint_id TEXT NOT NULL REFERENCES webhook_endpoints (id),
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        next_attempt INTEGER NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX deliveries_due ON deliveries (next_attempt) WHERE status = 'pending';
+    CREATE INDEX deliveries_by_event ON deliveries (event_id);
+    CREATE TABLE delivery_attempts (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        delivery_id TEXT NOT NULL REFERENCES deliveries (id),
+        attempted INTEGER NOT NULL,
+        status_code INTEGER,
+        duration_ms INTEGER NOT NULL,
+        response_excerpt TEXT,
+        error TEXT
+    );
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        due INTEGER NOT NULL
+    );
+    CREATE TABLE disputes (
+        id TEXT PRIMARY KEY,
+        payment_id TEXT NOT NULL REFERENCES payments (id),
+        amount INTEGER NOT NULL,
+        currency TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        status TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );",
 ];
+
+/// Writes events, and a pending delivery of each to every enabled endpoint that takes its type.
+fn write_events(conn: &Connection, events: &[NewEvent]) -> rusqlite::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut endpoints =
+        conn.prepare("SELECT id, events FROM webhook_endpoints WHERE enabled = 1 AND deleted IS NULL")?;
+    let endpoints: Vec<(String, String)> =
+        endpoints.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    for e in events {
+        conn.execute(
+            "INSERT INTO events (id, type, created, body) VALUES (?1, ?2, ?3, ?4)",
+            params![e.id, e.kind, e.created, e.body],
+        )?;
+        for (endpoint, filter) in &endpoints {
+            if takes(filter, &e.kind) {
+                queue_delivery(conn, &e.id, endpoint, e.created)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether an endpoint's event filter (a JSON array) takes `kind`.
+fn takes(filter: &str, kind: &str) -> bool {
+    serde_json::from_str::<Vec<String>>(filter).is_ok_and(|f| f.iter().any(|t| t == "*" || t == kind))
+}
+
+fn queue_delivery(conn: &Connection, event_id: &str, endpoint_id: &str, now: i64) -> rusqlite::Result<()> {
+    let id = crate::ids::new_id("whd").map_err(|e| {
+        rusqlite::Error::ToSqlConversionFailure(Box::new(std::io::Error::other(e.to_string())))
+    })?;
+    conn.execute(
+        "INSERT INTO deliveries (id, event_id, endpoint_id, status, attempts, next_attempt, created) \
+         VALUES (?1, ?2, ?3, 'pending', 0, ?4, ?4)",
+        params![id, event_id, endpoint_id, now],
+    )?;
+    Ok(())
+}
+
+fn write_jobs(conn: &Connection, jobs: &[NewJob]) -> rusqlite::Result<()> {
+    for j in jobs {
+        conn.execute(
+            "INSERT INTO jobs (kind, subject, due) VALUES (?1, ?2, ?3)",
+            params![j.kind, j.subject, j.due],
+        )?;
+    }
+    Ok(())
+}
+
+const ENDPOINT_COLUMNS: &str = "id, url, events, enabled, secret, previous_secret, previous_until, created";
+
+fn endpoint_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EndpointRecord> {
+    let events: String = r.get(2)?;
+    Ok(EndpointRecord {
+        id: r.get(0)?,
+        url: r.get(1)?,
+        events: serde_json::from_str(&events).unwrap_or_default(),
+        enabled: r.get(3)?,
+        secret: r.get(4)?,
+        previous_secret: r.get(5)?,
+        previous_until: r.get(6)?,
+        created: r.get(7)?,
+    })
+}
+
+fn event_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<EventRecord> {
+    Ok(EventRecord { id: r.get(0)?, kind: r.get(1)?, created: r.get(2)?, body: r.get(3)? })
+}
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -613,8 +900,13 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    fn insert_payment(&self, payment: &PaymentRecord) -> Result<()> {
-        insert_payment_row(&*self.conn()?, payment)?;
+    fn insert_payment(&self, payment: &PaymentRecord, events: &[NewEvent], jobs: &[NewJob]) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        insert_payment_row(&tx, payment)?;
+        write_events(&tx, events)?;
+        write_jobs(&tx, jobs)?;
+        tx.commit()?;
         Ok(())
     }
 
@@ -672,7 +964,7 @@ impl Store for SqliteStore {
         else {
             return Ok(None);
         };
-        let Some((mut next, refund)) = decide(&current) else {
+        let Some(PaymentChange { payment: mut next, refund, events, jobs }) = decide(&current) else {
             return Ok(Some(current));
         };
         next.version = current.version;
@@ -685,6 +977,8 @@ impl Store for SqliteStore {
                 params![r.id, r.payment_id, r.amount, r.currency, r.status, r.created],
             )?;
         }
+        write_events(&tx, &events)?;
+        write_jobs(&tx, &jobs)?;
         tx.commit()?;
         next.version = current.version + 1;
         Ok(Some(next))
@@ -760,5 +1054,327 @@ impl Store for SqliteStore {
 
     fn idempotency_release_unfinished(&self) -> Result<usize> {
         Ok(self.conn()?.execute("DELETE FROM idempotency_keys WHERE status IS NULL", [])?)
+    }
+
+    fn get_refund(&self, id: &str) -> Result<Option<RefundRecord>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                "SELECT id, payment_id, amount, currency, status, created FROM refunds WHERE id = ?1",
+                [id],
+                refund_from_row,
+            )
+            .optional()?)
+    }
+
+    fn insert_endpoint(&self, e: &EndpointRecord) -> Result<()> {
+        self.conn()?.execute(
+            &format!(
+                "INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+            ),
+            params![
+                e.id,
+                e.url,
+                serde_json::to_string(&e.events).unwrap_or_else(|_| "[]".into()),
+                e.enabled,
+                e.secret,
+                e.previous_secret,
+                e.previous_until,
+                e.created
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn list_endpoints(&self) -> Result<Vec<EndpointRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE deleted IS NULL ORDER BY created, id"
+        ))?;
+        let rows = stmt.query_map([], endpoint_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn get_endpoint(&self, id: &str) -> Result<Option<EndpointRecord>> {
+        Ok(self
+            .conn()?
+            .query_row(
+                &format!(
+                    "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1 AND deleted IS NULL"
+                ),
+                [id],
+                endpoint_from_row,
+            )
+            .optional()?)
+    }
+
+    fn delete_endpoint(&self, id: &str, now: i64) -> Result<bool> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let n = tx.execute(
+            "UPDATE webhook_endpoints SET deleted = ?2, enabled = 0 WHERE id = ?1 AND deleted IS NULL",
+            params![id, now],
+        )?;
+        tx.execute(
+            "UPDATE deliveries SET status = 'failed' WHERE endpoint_id = ?1 AND status = 'pending'",
+            [id],
+        )?;
+        tx.commit()?;
+        Ok(n == 1)
+    }
+
+    fn rotate_endpoint_secret(
+        &self,
+        id: &str,
+        secret: &str,
+        previous_until: i64,
+    ) -> Result<Option<EndpointRecord>> {
+        let conn = self.conn()?;
+        let n = conn.execute(
+            "UPDATE webhook_endpoints SET previous_secret = secret, secret = ?2, previous_until = ?3 \
+             WHERE id = ?1 AND deleted IS NULL",
+            params![id, secret, previous_until],
+        )?;
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(conn
+            .query_row(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE id = ?1"),
+                [id],
+                endpoint_from_row,
+            )
+            .optional()?)
+    }
+
+    fn get_event(&self, id: &str) -> Result<Option<EventRecord>> {
+        Ok(self
+            .conn()?
+            .query_row("SELECT id, type, created, body FROM events WHERE id = ?1", [id], event_from_row)
+            .optional()?)
+    }
+
+    fn list_events(
+        &self,
+        limit: usize,
+        starting_after: Option<&str>,
+        kind: Option<&str>,
+    ) -> Result<(Vec<EventRecord>, bool)> {
+        let conn = self.conn()?;
+        let after: i64 = match starting_after {
+            Some(id) => conn
+                .query_row("SELECT seq FROM events WHERE id = ?1", [id], |r| r.get(0))
+                .optional()?
+                .unwrap_or(0),
+            None => i64::MAX,
+        };
+        let mut stmt = conn.prepare(
+            "SELECT id, type, created, body FROM events WHERE seq < ?1 AND (?2 IS NULL OR type = ?2) \
+             ORDER BY seq DESC LIMIT ?3",
+        )?;
+        let mut rows = stmt
+            .query_map(params![after, kind, (limit + 1) as i64], event_from_row)?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let has_more = rows.len() > limit;
+        rows.truncate(limit);
+        Ok((rows, has_more))
+    }
+
+    fn redeliver_event(&self, id: &str, now: i64) -> Result<Option<usize>> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(kind) = tx
+            .query_row("SELECT type FROM events WHERE id = ?1", [id], |r| r.get::<_, String>(0))
+            .optional()?
+        else {
+            return Ok(None);
+        };
+        let endpoints: Vec<(String, String)> = {
+            let mut stmt =
+                tx.prepare("SELECT id, events FROM webhook_endpoints WHERE enabled = 1 AND deleted IS NULL")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        let mut n = 0;
+        for (endpoint, _) in endpoints.iter().filter(|(_, f)| takes(f, &kind)) {
+            queue_delivery(&tx, id, endpoint, now)?;
+            n += 1;
+        }
+        tx.commit()?;
+        Ok(Some(n))
+    }
+
+    fn deliveries_of_event(&self, event_id: &str) -> Result<Vec<DeliveryRecord>> {
+        let conn = self.conn()?;
+        let mut stmt =
+            conn.prepare("SELECT id, event_id, endpoint_id, status FROM deliveries WHERE event_id = ?1 ORDER BY created, id")?;
+        let mut deliveries = stmt
+            .query_map([event_id], |r| {
+                Ok(DeliveryRecord {
+                    id: r.get(0)?,
+                    event_id: r.get(1)?,
+                    endpoint_id: r.get(2)?,
+                    status: r.get(3)?,
+                    attempts: vec![],
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut attempts = conn.prepare(
+            "SELECT attempted, status_code, duration_ms, response_excerpt, error FROM delivery_attempts \
+             WHERE delivery_id = ?1 ORDER BY id",
+        )?;
+        for d in &mut deliveries {
+            d.attempts = attempts
+                .query_map([&d.id], |r| {
+                    Ok(AttemptRecord {
+                        attempted: r.get(0)?,
+                        status_code: r.get(1)?,
+                        duration_ms: r.get(2)?,
+                        response_excerpt: r.get(3)?,
+                        error: r.get(4)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+        }
+        Ok(deliveries)
+    }
+
+    fn claim_due_deliveries(&self, now: i64, lease: i64, limit: usize) -> Result<Vec<DueDelivery>> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let due: Vec<DueDelivery> = {
+            let mut stmt = tx.prepare(
+                "SELECT d.id, d.attempts, e.id, e.body, w.id, w.url, w.secret, \
+                        CASE WHEN w.previous_until > ?1 THEN w.previous_secret END \
+                 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+                 WHERE d.status = 'pending' AND d.next_attempt <= ?1 AND w.enabled = 1 AND w.deleted IS NULL \
+                 ORDER BY d.next_attempt, d.created LIMIT ?2",
+            )?;
+            let rows = stmt
+                .query_map(params![now, limit as i64], |r| {
+                    Ok(DueDelivery {
+                        id: r.get(0)?,
+                        attempts: r.get(1)?,
+                        event_id: r.get(2)?,
+                        body: r.get(3)?,
+                        endpoint_id: r.get(4)?,
+                        url: r.get(5)?,
+                        secret: r.get(6)?,
+                        previous_secret: r.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        for d in &due {
+            tx.execute("UPDATE deliveries SET next_attempt = ?2 WHERE id = ?1", params![d.id, now + lease])?;
+        }
+        tx.commit()?;
+        Ok(due)
+    }
+
+    fn record_attempt(&self, d: &DueDelivery, a: &AttemptRecord, outcome: DeliveryOutcome) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "INSERT INTO delivery_attempts (delivery_id, attempted, status_code, duration_ms, response_excerpt, error) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![d.id, a.attempted, a.status_code, a.duration_ms as i64, a.response_excerpt, a.error],
+        )?;
+        let (status, next) = match outcome {
+            DeliveryOutcome::Delivered => ("delivered", a.attempted),
+            DeliveryOutcome::RetryAt(at) => ("pending", at),
+            DeliveryOutcome::Failed | DeliveryOutcome::Gone => ("failed", a.attempted),
+        };
+        tx.execute(
+            "UPDATE deliveries SET status = ?2, attempts = attempts + 1, next_attempt = ?3 WHERE id = ?1",
+            params![d.id, status, next],
+        )?;
+        if outcome == DeliveryOutcome::Gone {
+            tx.execute("UPDATE webhook_endpoints SET enabled = 0 WHERE id = ?1", [&d.endpoint_id])?;
+            tx.execute(
+                "UPDATE deliveries SET status = 'failed' WHERE endpoint_id = ?1 AND status = 'pending'",
+                [&d.endpoint_id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn next_due(&self) -> Result<Option<i64>> {
+        let conn = self.conn()?;
+        let delivery: Option<i64> = conn.query_row(
+            "SELECT MIN(d.next_attempt) FROM deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id \
+             WHERE d.status = 'pending' AND w.enabled = 1 AND w.deleted IS NULL",
+            [],
+            |r| r.get(0),
+        )?;
+        let job: Option<i64> = conn.query_row("SELECT MIN(due) FROM jobs", [], |r| r.get(0))?;
+        Ok(match (delivery, job) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        })
+    }
+
+    fn due_jobs(&self, now: i64, limit: usize) -> Result<Vec<JobRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn
+            .prepare("SELECT id, kind, subject, due FROM jobs WHERE due <= ?1 ORDER BY due, id LIMIT ?2")?;
+        let rows = stmt
+            .query_map(params![now, limit as i64], |r| {
+                Ok(JobRecord { id: r.get(0)?, kind: r.get(1)?, subject: r.get(2)?, due: r.get(3)? })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    fn complete_job(&self, job: &JobRecord, effects: &JobEffects) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if tx.execute("DELETE FROM jobs WHERE id = ?1", [job.id])? == 0 {
+            return Ok(()); // another worker did it
+        }
+        if let Some(d) = &effects.dispute {
+            tx.execute(
+                "INSERT INTO disputes (id, payment_id, amount, currency, reason, status, created) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![d.id, d.payment_id, d.amount, d.currency, d.reason, d.status, d.created],
+            )?;
+        }
+        if let Some((refund, payment, amount)) = &effects.refund_failure {
+            tx.execute(
+                "UPDATE refunds SET status = 'failed' WHERE id = ?1 AND status = 'succeeded'",
+                [refund],
+            )?;
+            tx.execute(
+                "UPDATE payments SET amount_refunded = amount_refunded - ?2, version = version + 1 WHERE id = ?1",
+                params![payment, amount],
+            )?;
+        }
+        write_events(&tx, &effects.events)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    fn disputes_of(&self, payment_id: &str) -> Result<Vec<DisputeRecord>> {
+        let conn = self.conn()?;
+        let mut stmt = conn.prepare(
+            "SELECT id, payment_id, amount, currency, reason, status, created FROM disputes WHERE payment_id = ?1",
+        )?;
+        let rows = stmt
+            .query_map([payment_id], |r| {
+                Ok(DisputeRecord {
+                    id: r.get(0)?,
+                    payment_id: r.get(1)?,
+                    amount: r.get(2)?,
+                    currency: r.get(3)?,
+                    reason: r.get(4)?,
+                    status: r.get(5)?,
+                    created: r.get(6)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
     }
 }

@@ -21,6 +21,8 @@ mod cvc;
 mod expiry;
 mod number;
 mod text;
+#[cfg(feature = "webhooks")]
+pub mod webhook;
 pub mod wire;
 
 pub use brand::{Brand, BrandInfo, BrandSet, Pattern, BRANDS};

@@ -15,11 +15,13 @@ use cardtoken_types::{Brand, Currency};
 use subtle::ConstantTimeEq;
 
 use crate::error::ApiError;
+use crate::events::{new_event, payment_event_type};
 use crate::ids::{new_id, random_alnum};
 use crate::routes::tokens;
 use crate::state::AppState;
-use crate::store::{ApiKeyRecord, PaymentChange, PaymentRecord, RefundRecord};
-use processor::{AuthRequest, Decision, Decline};
+use crate::store::{ApiKeyRecord, NewJob, PaymentChange, PaymentRecord, RefundRecord};
+use crate::vault::OpenedCard;
+use processor::{AuthRequest, Decision, Decline, RefundDecision};
 use state::{next, Event};
 
 pub fn payment_json(p: &PaymentRecord) -> Payment {
@@ -142,6 +144,7 @@ pub async fn create(state: &AppState, key: &ApiKeyRecord, new: NewPayment) -> Re
         amount: new.amount,
         currency: new.currency,
     });
+    let disputes = state.processor.disputes_after_capture(&card.number);
     drop(card);
 
     let id = new_id("pay").map_err(ApiError::internal)?;
@@ -173,14 +176,51 @@ pub async fn create(state: &AppState, key: &ApiKeyRecord, new: NewPayment) -> Re
         version: 0,
     };
     decide(&mut p, decision, None)?;
+    let now = p.created;
+    let events = vec![new_event(payment_event_type(p.status), &payment_json(&p), now)?];
+    let jobs = dispute_job(state, &p, disputes);
     let record = p.clone();
-    state.db(move |s| s.insert_payment(&record)).await?;
+    state.db(move |s| s.insert_payment(&record, &events, &jobs)).await?;
     tracing::info!(payment = %p.id, status = p.status.as_str(), amount = p.amount, currency = %p.currency,
         "payment created");
     match decision {
         Decision::Decline(d) => Err(decline_error(&d, &p)),
         _ => Ok(payment_json(&p)),
     }
+}
+
+/// The dispute a disputing card opens once the payment is captured, some seconds later.
+fn dispute_job(state: &AppState, p: &PaymentRecord, disputes: bool) -> Vec<NewJob> {
+    if disputes && p.status == PaymentStatus::Succeeded {
+        vec![NewJob {
+            kind: "dispute".to_string(),
+            subject: p.id.clone(),
+            due: state.clock.now() + state.config.async_delay_secs,
+        }]
+    } else {
+        Vec::new()
+    }
+}
+
+/// The card a payment was made with, out of the vault (its CVC long erased).
+async fn card_of(state: &AppState, p: &PaymentRecord) -> Result<OpenedCard, ApiError> {
+    let tid = p.token_id.clone();
+    let token = state.db(move |s| s.get_token(&tid)).await?.ok_or_else(no_such_payment)?;
+    state
+        .vault
+        .open_card(&token.id, token.master_version, &token.wrapped_key, &token.card_ct, None, None)
+        .map_err(ApiError::internal)
+}
+
+async fn load(state: &AppState, id: &str) -> Result<PaymentRecord, ApiError> {
+    let pid = id.to_string();
+    state.db(move |s| s.get_payment(&pid)).await?.ok_or_else(no_such_payment)
+}
+
+/// A change with its status event.
+fn change(p: PaymentRecord, now: i64) -> Result<PaymentChange, ApiError> {
+    let events = vec![new_event(payment_event_type(p.status), &payment_json(&p), now)?];
+    Ok(PaymentChange { payment: p, refund: None, events, jobs: Vec::new() })
 }
 
 /// Changes a payment in one transaction: `change` sees the stored payment and answers the new one.
@@ -211,6 +251,10 @@ where
 }
 
 pub async fn capture(state: &AppState, id: &str, amount: Option<u64>) -> Result<Payment, ApiError> {
+    let current = load(state, id).await?;
+    let disputes = state.processor.disputes_after_capture(&card_of(state, &current).await?.number);
+    let now = state.clock.now();
+    let job = dispute_job(state, &PaymentRecord { status: PaymentStatus::Succeeded, ..current }, disputes);
     let p = mutate(state, id, move |p| {
         let status = next(Some(p.status), Event::Capture).ok_or_else(|| unexpected_state(p, "captured"))?;
         let amount = amount.unwrap_or(p.amount_capturable);
@@ -227,7 +271,12 @@ pub async fn capture(state: &AppState, id: &str, amount: Option<u64>) -> Result<
             ));
         }
         // A partial capture releases the rest of the authorization.
-        Ok((PaymentRecord { status, amount_captured: amount, amount_capturable: 0, ..p.clone() }, None))
+        let mut c = change(
+            PaymentRecord { status, amount_captured: amount, amount_capturable: 0, ..p.clone() },
+            now,
+        )?;
+        c.jobs = job.clone();
+        Ok(c)
     })
     .await?;
     tracing::info!(payment = %p.id, captured = p.amount_captured, "payment captured");
@@ -235,9 +284,10 @@ pub async fn capture(state: &AppState, id: &str, amount: Option<u64>) -> Result<
 }
 
 pub async fn cancel(state: &AppState, id: &str) -> Result<Payment, ApiError> {
-    let p = mutate(state, id, |p| {
+    let now = state.clock.now();
+    let p = mutate(state, id, move |p| {
         let status = next(Some(p.status), Event::Cancel).ok_or_else(|| unexpected_state(p, "canceled"))?;
-        Ok((PaymentRecord { status, amount_capturable: 0, next_action_url: None, ..p.clone() }, None))
+        change(PaymentRecord { status, amount_capturable: 0, next_action_url: None, ..p.clone() }, now)
     })
     .await?;
     tracing::info!(payment = %p.id, "payment canceled");
@@ -248,6 +298,12 @@ pub async fn refund(state: &AppState, payment_id: &str, amount: Option<u64>) -> 
     let refund_id = new_id("re").map_err(ApiError::internal)?;
     let written_id = refund_id.clone();
     let now = state.clock.now();
+    let current = load(state, payment_id).await?;
+    let card = card_of(state, &current).await?;
+    let fails_later =
+        state.processor.refund(&card.number, amount.unwrap_or(0)) == RefundDecision::SucceedThenFail;
+    drop(card);
+    let delay = state.config.async_delay_secs;
     let p = mutate(state, payment_id, move |p| {
         next(Some(p.status), Event::Refund).ok_or_else(|| unexpected_state(p, "refunded"))?;
         let remaining = p.amount_captured - p.amount_refunded;
@@ -280,7 +336,18 @@ pub async fn refund(state: &AppState, payment_id: &str, amount: Option<u64>) -> 
             status: "succeeded".to_string(),
             created: now,
         };
-        Ok((PaymentRecord { amount_refunded: p.amount_refunded + amount, ..p.clone() }, Some(refund)))
+        let events = vec![new_event("refund.succeeded", &refund_json(&refund), now)?];
+        let jobs = if fails_later {
+            vec![NewJob { kind: "refund_failure".to_string(), subject: refund.id.clone(), due: now + delay }]
+        } else {
+            Vec::new()
+        };
+        Ok(PaymentChange {
+            payment: PaymentRecord { amount_refunded: p.amount_refunded + amount, ..p.clone() },
+            refund: Some(refund),
+            events,
+            jobs,
+        })
     })
     .await?;
     let pid = p.id.clone();
@@ -306,30 +373,34 @@ pub async fn complete_challenge(
     client_secret: &str,
     passed: bool,
 ) -> Result<Payment, ApiError> {
-    let pid = id.to_string();
-    let current = state.db(move |s| s.get_payment(&pid)).await?.ok_or_else(no_such_payment)?;
+    let current = load(state, id).await?;
     if !client_secret_matches(&current, client_secret) {
         return Err(no_such_payment());
     }
     if current.status != PaymentStatus::RequiresAction {
         return Err(unexpected_state(&current, "authenticated"));
     }
-    let tid = current.token_id.clone();
-    let token = state.db(move |s| s.get_token(&tid)).await?.ok_or_else(no_such_payment)?;
-    let card = state
-        .vault
-        .open_card(&token.id, token.master_version, &token.wrapped_key, &token.card_ct, None, None)
-        .map_err(ApiError::internal)?;
+    let card = card_of(state, &current).await?;
     let currency = Currency::parse(&current.currency).ok_or_else(|| ApiError::internal("stored currency"))?;
     let decision = state.processor.complete_challenge(
         &AuthRequest { number: &card.number, cvc: None, amount: current.amount, currency },
         passed,
     );
+    let disputes = state.processor.disputes_after_capture(&card.number);
     drop(card);
+    let now = state.clock.now();
+    let after = {
+        let mut p = current.clone();
+        decide(&mut p, decision, Some(PaymentStatus::RequiresAction))?;
+        p
+    };
+    let jobs = dispute_job(state, &after, disputes);
     let p = mutate(state, id, move |p| {
         let mut p = p.clone();
         decide(&mut p, decision, Some(PaymentStatus::RequiresAction))?;
-        Ok((p, None))
+        let mut c = change(p, now)?;
+        c.jobs = jobs.clone();
+        Ok(c)
     })
     .await?;
     tracing::info!(payment = %p.id, status = p.status.as_str(), "3-D Secure completed");

@@ -3,3 +3,4 @@ pub mod payments;
 pub mod shop;
 pub mod threeds;
 pub mod tokens;
+pub mod webhooks;

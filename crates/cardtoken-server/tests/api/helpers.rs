@@ -2,8 +2,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, Once};
 
-use cardtoken_server::clock::ManualClock;
+use cardtoken_server::clock::{Clock, ManualClock, SystemClock};
 use cardtoken_server::config::Config;
+use cardtoken_server::payments::processor::TestCards;
 use cardtoken_server::startup::Application;
 use cardtoken_server::state::AppState;
 use reqwest::StatusCode;
@@ -67,21 +68,35 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tmp.path().to_path_buf();
     let mut config = Config::for_tests(&dir);
     tweak(&mut config);
-    let mut app = spawn_configured(config, None).await;
+    let mut app = spawn_configured(config, None, false).await;
+    app._tmp = Some(tmp);
+    app
+}
+
+/// A server on the real clock (webhook receivers check timestamps against theirs), with short retries.
+pub async fn spawn_app_realtime(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = Config::for_tests(tmp.path());
+    config.webhook_retry_secs = vec![1, 1, 1, 1, 1, 1];
+    config.async_delay_secs = 1;
+    tweak(&mut config);
+    let mut app = spawn_configured(config, None, true).await;
     app._tmp = Some(tmp);
     app
 }
 
 /// A server on `dir`; `keys` are the keys of an earlier start on it.
 pub async fn spawn_app_in(dir: &Path, keys: Option<(String, String)>) -> TestApp {
-    spawn_configured(Config::for_tests(dir), keys).await
+    spawn_configured(Config::for_tests(dir), keys, false).await
 }
 
-async fn spawn_configured(config: Config, keys: Option<(String, String)>) -> TestApp {
+/// `realtime`: the server runs on the system clock (`TestApp::clock` then moves nothing).
+async fn spawn_configured(config: Config, keys: Option<(String, String)>, realtime: bool) -> TestApp {
     capture_logs();
     let dir = config.data_dir.clone();
     let clock = Arc::new(ManualClock::new(NOW));
-    let app = Application::build_with_clock(config.clone(), clock.clone()).await.unwrap();
+    let server_clock: Arc<dyn Clock> = if realtime { Arc::new(SystemClock) } else { clock.clone() };
+    let app = Application::build_with(config.clone(), server_clock, Arc::new(TestCards)).await.unwrap();
     let (pk, sk) = match (&app.first_run_keys, keys) {
         (Some(pair), _) => {
             use secrecy::ExposeSecret;
@@ -240,6 +255,17 @@ impl Response {
 
 pub fn card(number: &str, cvc: &str) -> Value {
     json!({ "number": number, "exp_month": 12, "exp_year": 2034, "cvc": cvc })
+}
+
+/// Waits (up to 20 s) until `check` holds.
+pub async fn eventually<F: Fn() -> bool>(what: &str, check: F) {
+    for _ in 0..400 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {

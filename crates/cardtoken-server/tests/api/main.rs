@@ -2,9 +2,11 @@
 //! and database, and a clock it moves by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may stop at the first failure
 
+mod crash;
 mod helpers;
 mod idempotency;
 mod payments;
 mod restart;
 mod security;
 mod tokens;
+mod webhooks;
