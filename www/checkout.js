@@ -230,4 +230,25 @@ $('again').addEventListener('click', () => {
   $('number').focus();
 });
 
+// The shop's webhook receiver's events, as they arrive.
+async function refreshEvents() {
+  try {
+    const { data } = await (await fetch('/shop/events')).json();
+    const list = $('events');
+    list.replaceChildren(...data.map((e) => {
+      const li = document.createElement('li');
+      const type = document.createElement('span');
+      type.className = 'type';
+      type.textContent = e.type;
+      li.append(type, ` ${e.object ?? ''}${e.status ? ` (${e.status})` : ''}`);
+      li.dataset.type = e.type;
+      return li;
+    }));
+  } catch {
+    // the next poll tries again
+  }
+}
+setInterval(refreshEvents, 1000);
+refreshEvents();
+
 document.body.dataset.ready = 'true';

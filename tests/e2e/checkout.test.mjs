@@ -190,3 +190,17 @@ test('an authorization can be captured later, then refunded in full', async () =
   await page.click('#refund');
   await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥1,500');
 });
+
+test('the demo receives the webhooks: payment.succeeded after paying, refund.succeeded after refunding', async () => {
+  const { page } = await openCheckout();
+  await payWith(page, NUMBER);
+  await outcome(page, 'Payment succeeded');
+  const paymentId = await page.textContent('#payment-id');
+  const seen = (type, object) => page.waitForFunction(([t, o]) =>
+    [...document.querySelectorAll('#events li')].some((li) => li.dataset.type === t && li.textContent.includes(o)),
+  [type, object], { timeout: 15000 });
+  await seen('payment.succeeded', paymentId);
+  await page.click('#refund');
+  await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥1,500');
+  await seen('refund.succeeded', 're_');
+});

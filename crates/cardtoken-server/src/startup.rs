@@ -161,6 +161,15 @@ impl Application {
                 )
                 .map_err(|e| tracing::error!(error = %e, "the demo shop's keys could not be made"))
                 .ok();
+                if let (Some(m), Ok(addr)) = (merchant.clone(), listener.local_addr()) {
+                    let (api_base, url) =
+                        (self.api_base.clone(), format!("http://localhost:{}/shop/webhooks", addr.port()));
+                    tokio::spawn(async move {
+                        if let Err(e) = m.register_receiver(&api_base, &url).await {
+                            tracing::warn!(error = %e, "the demo shop could not register its webhook receiver");
+                        }
+                    });
+                }
                 let demo_state =
                     demo::DemoState { app: self.state.clone(), api_base: self.api_base.clone(), merchant };
                 let demo =

@@ -2,7 +2,9 @@
 //! holds the shop's secret key (never sent to the page) and calls the cardtoken API over HTTP, exactly
 //! as any merchant server would; the page talks only to these routes and to the tokenization endpoint.
 
+use std::collections::VecDeque;
 use std::path::Path as FsPath;
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -13,6 +15,8 @@ use axum::Router;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+
+use cardtoken_types::webhook::{verify, Deduplicator};
 
 use crate::ids::random_alnum;
 use crate::keys;
@@ -28,6 +32,21 @@ pub struct Merchant {
     pub publishable: String,
     pub secret: SecretString,
     http: reqwest::Client,
+    /// What its webhook receiver got.
+    pub inbox: Arc<Mutex<Inbox>>,
+}
+
+/// The shop's webhook receiver: its endpoint secret, the events it took, and the ids it has seen.
+pub struct Inbox {
+    secret: Option<String>,
+    events: VecDeque<serde_json::Value>,
+    seen: Deduplicator,
+}
+
+impl Default for Inbox {
+    fn default() -> Self {
+        Inbox { secret: None, events: VecDeque::new(), seen: Deduplicator::new(1000) }
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -66,7 +85,48 @@ impl Merchant {
             publishable: file.publishable_key,
             secret: file.secret_key.into(),
             http: reqwest::Client::new(),
+            inbox: Arc::new(Mutex::new(Inbox::default())),
         })
+    }
+
+    /// Registers the shop's receiver at `url` (replacing an earlier registration of the same URL), as a
+    /// merchant does when it deploys.
+    pub async fn register_receiver(&self, api_base: &str, url: &str) -> Result<(), String> {
+        let auth = format!("Bearer {}", self.secret.expose_secret());
+        let list: serde_json::Value = self
+            .http
+            .get(format!("{api_base}/v1/webhook_endpoints"))
+            .header("authorization", &auth)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        for old in list["data"].as_array().into_iter().flatten().filter(|e| e["url"] == url) {
+            if let Some(id) = old["id"].as_str() {
+                let _ = self
+                    .http
+                    .delete(format!("{api_base}/v1/webhook_endpoints/{id}"))
+                    .header("authorization", &auth)
+                    .send()
+                    .await;
+            }
+        }
+        let created: serde_json::Value = self
+            .http
+            .post(format!("{api_base}/v1/webhook_endpoints"))
+            .header("authorization", &auth)
+            .json(&json!({ "url": url }))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?
+            .json()
+            .await
+            .map_err(|e| e.to_string())?;
+        let secret = created["secret"].as_str().ok_or_else(|| format!("registration refused: {created}"))?;
+        self.inbox.lock().unwrap_or_else(|p| p.into_inner()).secret = Some(secret.to_string());
+        Ok(())
     }
 }
 
@@ -76,6 +136,54 @@ pub fn router() -> Router<DemoState> {
         .route("/shop/payments/{id}", get(get_payment))
         .route("/shop/payments/{id}/{action}", post(act))
         .route("/shop/refunds", post(refund))
+        .route("/shop/webhooks", post(receive))
+        .route("/shop/events", get(events))
+}
+
+/// The shop's webhook receiver: verifies the signature, ignores duplicates, keeps the last 50 events.
+async fn receive(State(demo): State<DemoState>, headers: HeaderMap, body: Bytes) -> Response {
+    let Some(merchant) = &demo.merchant else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let now = demo.app.clock.now();
+    let mut inbox = merchant.inbox.lock().unwrap_or_else(|p| p.into_inner());
+    let Some(secret) = inbox.secret.clone() else {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Err(e) = verify(&secret, header, &body, now) {
+        tracing::warn!(error = %e, "the demo shop refused a webhook");
+        return (StatusCode::BAD_REQUEST, "signature check failed").into_response();
+    }
+    let id = header("webhook-id").unwrap_or_default().to_string();
+    if inbox.seen.first_time(&id) {
+        if let Ok(event) = serde_json::from_slice::<serde_json::Value>(&body) {
+            inbox.events.push_front(event);
+            inbox.events.truncate(50);
+        }
+    }
+    StatusCode::OK.into_response()
+}
+
+/// What the receiver took, newest first, summarised for the page.
+async fn events(State(demo): State<DemoState>) -> Response {
+    let list: Vec<serde_json::Value> = demo
+        .merchant
+        .as_ref()
+        .map(|m| {
+            let inbox = m.inbox.lock().unwrap_or_else(|p| p.into_inner());
+            inbox
+                .events
+                .iter()
+                .map(|e| {
+                    let o = &e["data"]["object"];
+                    json!({"id": e["id"], "type": e["type"], "created": e["created"], "object": o["id"],
+                        "status": o["status"], "amount": o["amount"]})
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], json!({ "data": list }).to_string()).into_response()
 }
 
 /// Relays the API's answer (status and JSON) to the page.
