@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use cardtoken_types::wire::ErrorBody;
+use cardtoken_types::wire::{ErrorBody, List};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -108,14 +108,21 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/v1/webhook_endpoints", tag = "webhooks",
-    responses((status = 200, description = "Every endpoint (no secrets)", body = Vec<WebhookEndpoint>),
+    responses((status = 200, description = "Every endpoint (no secrets)", body = List<WebhookEndpoint>),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 403, description = "A publishable key", body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn list(State(state): State<AppState>, Secret(_key): Secret) -> Result<Json<Value>, ApiError> {
+pub async fn list(
+    State(state): State<AppState>,
+    Secret(_key): Secret,
+) -> Result<Json<List<WebhookEndpoint>>, ApiError> {
     let all = state.db(|s| s.list_endpoints()).await?;
-    let data: Vec<WebhookEndpoint> = all.iter().map(|e| endpoint_json(e, false)).collect();
-    Ok(Json(json!({"object": "list", "data": data, "has_more": false, "url": "/v1/webhook_endpoints"})))
+    Ok(Json(List {
+        object: "list".to_string(),
+        data: all.iter().map(|e| endpoint_json(e, false)).collect(),
+        has_more: false,
+        url: "/v1/webhook_endpoints".to_string(),
+    }))
 }
 
 #[utoipa::path(delete, path = "/v1/webhook_endpoints/{id}", tag = "webhooks",
