@@ -147,7 +147,81 @@ export class CardtokenError extends Error {
 
 export function isCardtokenError(value: unknown): value is CardtokenError;
 
+export type PaymentStatus = 'requires_action' | 'requires_capture' | 'succeeded' | 'failed' | 'canceled';
+
+/** A payment, as the API answers it. */
+export interface Payment {
+  /** `pay_…` */
+  id: string;
+  object: 'payment';
+  amount: number;
+  currency: string;
+  status: PaymentStatus;
+  amount_capturable: number;
+  amount_captured: number;
+  amount_refunded: number;
+  capture_method: 'automatic' | 'manual';
+  client_secret: string;
+  card: { brand: Brand; last4: string; exp_month: number; exp_year: number };
+  next_action: { type: 'three_d_secure'; url: string } | null;
+  last_error: { code: string; decline_code?: string; message: string } | null;
+  description: string | null;
+  created: number;
+  metadata: Record<string, string>;
+}
+
+/** The style properties the card fields take (values are checked: no `url()`, no braces). */
+export interface CardFieldsStyle {
+  color?: string;
+  fontSize?: string;
+  fontFamily?: string;
+  fontWeight?: string;
+  letterSpacing?: string;
+  backgroundColor?: string;
+  borderColor?: string;
+  placeholderColor?: string;
+  invalidColor?: string;
+  focusColor?: string;
+}
+
+export interface CardFieldsOptions {
+  /** Labels, placeholders and messages: `en` (default) or `ja`. */
+  locale?: 'en' | 'ja';
+  style?: CardFieldsStyle;
+  /** Move to the next field when one is complete, and back on Backspace in an empty one (default true). */
+  autoAdvance?: boolean;
+  /** The iframe's accessible title. */
+  title?: string;
+}
+
+/** What the card fields tell the page: never the digits. */
+export interface CardFieldsEvent {
+  /** Number, expiry and CVC are all valid. */
+  complete: boolean;
+  empty: boolean;
+  brand: Brand | null;
+  /** The first error code shown to the user, if any. */
+  error: NumberErrorCode | ExpiryErrorCode | CvcErrorCode | null;
+  /** `focus`/`blur`: which field. */
+  field?: 'number' | 'expiry' | 'cvc';
+}
+
+/** Card fields in an iframe on the API's origin. */
+export class CardFields {
+  private constructor();
+  on(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
+  off(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
+  once(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
+  /** Tokenizes what was typed; rejects with `CardtokenError` (`validation_error` before any request). */
+  createToken(): Promise<Token>;
+  focus(): void;
+  clear(): void;
+  destroy(): void;
+}
+
 export interface LoadOptions {
+  /** Card fields' and 3-D Secure dialogs' language: `en` (default) or `ja`. */
+  locale?: 'en' | 'ja';
   /** The cardtoken API's origin (default http://127.0.0.1:4242). */
   apiBase?: string;
   /** Request timeout in milliseconds (default 30000). */
@@ -161,6 +235,13 @@ export class Cardtoken {
   private constructor();
   /** Checks the card, then tokenizes it. Rejects with `CardtokenError`. */
   createToken(card: CardInput): Promise<Token>;
+  /** Mounts card fields the page cannot read into `target`. */
+  mountCardFields(target: string | Element, options?: CardFieldsOptions): CardFields;
+  /**
+   * Runs a payment's next action (a 3-D Secure challenge in a modal) and resolves the updated Payment;
+   * rejects with `authentication_failed`, a decline, or `authentication_canceled` when closed.
+   */
+  handleNextAction(clientSecret: string): Promise<Payment>;
 }
 
 /** Loads the module and returns a client for `publishableKey` (`pk_test_…` / `pk_live_…`). */

@@ -181,13 +181,230 @@ function toCardtokenError(e) {
   return new CardtokenError({ type: 'api_error', code: 'internal', message: 'cardtoken failed unexpectedly.' });
 }
 
+const PROTOCOL = 1;
+
+function randomId() {
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Card fields in an iframe served by the API's origin: the page cannot read what is typed. Events
+ * (`ready`, `change`, `focus`, `blur`) carry `{complete, empty, brand, error}`, never digits.
+ */
+export class CardFields {
+  #iframe;
+  #origin;
+  #channel = randomId();
+  #handlers = new Map();
+  #pending = new Map();
+  #listener;
+  #ready;
+
+  /** @internal use `cardtoken.mountCardFields()` */
+  constructor(target, apiBase, publishableKey, options) {
+    const container = typeof target === 'string' ? document.querySelector(target) : target;
+    if (!(container instanceof Element)) {
+      throw new CardtokenError({ type: 'validation_error', code: 'invalid_target',
+        message: 'mountCardFields needs an element or a selector that finds one.', param: 'target' });
+    }
+    this.#origin = new URL(apiBase).origin;
+    const config = {
+      channel: this.#channel, origin: location.origin, locale: options.locale === 'ja' ? 'ja' : 'en',
+      style: options.style ?? null, autoAdvance: options.autoAdvance !== false,
+    };
+    const iframe = document.createElement('iframe');
+    iframe.title = options.title ?? (config.locale === 'ja' ? 'カード情報の入力欄' : 'Secure card payment input');
+    iframe.src = `${this.#origin}/elements/card?pk=${encodeURIComponent(publishableKey)}#${encodeURIComponent(JSON.stringify(config))}`;
+    iframe.setAttribute('allow', 'payment');
+    iframe.style.cssText = 'border:0;width:100%;height:150px;display:block;overflow:hidden;color-scheme:normal';
+    this.#iframe = iframe;
+    this.#ready = new Promise((resolve) => this.once('ready', resolve));
+    this.#listener = (event) => this.#receive(event);
+    window.addEventListener('message', this.#listener);
+    container.replaceChildren(iframe);
+  }
+
+  #receive(event) {
+    const m = event.data;
+    if (event.origin !== this.#origin || event.source !== this.#iframe.contentWindow) return;
+    if (!m || m.source !== 'cardtoken-frame' || m.v !== PROTOCOL || m.channel !== this.#channel) return;
+    if (typeof m.height === 'number' && m.height > 0) this.#iframe.style.height = `${Math.ceil(m.height)}px`;
+    if (m.type === 'result') {
+      const pending = this.#pending.get(m.requestId);
+      if (!pending) return;
+      this.#pending.delete(m.requestId);
+      if (m.token) pending.resolve(m.token);
+      else pending.reject(new CardtokenError(m.error ?? { type: 'api_error', code: 'internal', message: 'Tokenization failed.' }));
+      return;
+    }
+    const detail = { complete: !!m.complete, empty: !!m.empty, brand: m.brand ?? null, error: m.error ?? null };
+    if (m.field) detail.field = m.field;
+    for (const handler of this.#handlers.get(m.type) ?? []) handler(detail);
+  }
+
+  #send(type, extra = {}) {
+    this.#iframe.contentWindow?.postMessage({ source: 'cardtoken-host', v: PROTOCOL, channel: this.#channel, type, ...extra },
+      this.#origin);
+  }
+
+  /** Listens to `ready`, `change`, `focus` or `blur`. */
+  on(event, handler) {
+    if (!this.#handlers.has(event)) this.#handlers.set(event, new Set());
+    this.#handlers.get(event).add(handler);
+    return this;
+  }
+
+  off(event, handler) {
+    this.#handlers.get(event)?.delete(handler);
+    return this;
+  }
+
+  once(event, handler) {
+    const wrapped = (detail) => {
+      this.off(event, wrapped);
+      handler(detail);
+    };
+    return this.on(event, wrapped);
+  }
+
+  /** Tokenizes what was typed; the fields are cleared when the token arrives. Resolves the Token. */
+  async createToken() {
+    await this.#ready;
+    const requestId = randomId();
+    return new Promise((resolve, reject) => {
+      this.#pending.set(requestId, { resolve, reject });
+      this.#send('createToken', { requestId });
+    });
+  }
+
+  focus() {
+    this.#send('focus');
+  }
+
+  clear() {
+    this.#send('clear');
+  }
+
+  /** Removes the frame and stops listening. */
+  destroy() {
+    window.removeEventListener('message', this.#listener);
+    this.#iframe.remove();
+    for (const { reject } of this.#pending.values()) {
+      reject(new CardtokenError({ type: 'validation_error', code: 'fields_destroyed', message: 'The card fields were removed.' }));
+    }
+    this.#pending.clear();
+  }
+}
+
+/** Shows `url` (the 3-D Secure challenge) in a modal frame; resolves when it reports, rejects on close. */
+function challenge(url, origin, locale) {
+  return new Promise((resolve, reject) => {
+    const opener = document.activeElement;
+    const overlay = document.createElement('div');
+    overlay.style.cssText = 'position:fixed;inset:0;background:rgba(10,10,30,.5);display:flex;align-items:center;'
+      + 'justify-content:center;z-index:2147483647';
+    const box = document.createElement('div');
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-modal', 'true');
+    box.setAttribute('aria-label', locale === 'ja' ? '本人認証 (3-D セキュア)' : '3-D Secure authentication');
+    box.style.cssText = 'background:#fff;border-radius:12px;padding:12px;width:min(420px,92vw);box-shadow:0 8px 40px rgba(0,0,0,.3)';
+    const frame = document.createElement('iframe');
+    frame.title = locale === 'ja' ? 'カード会社の本人認証' : 'Your bank’s authentication';
+    frame.src = url;
+    frame.style.cssText = 'border:1px solid #e3e5ec;border-radius:8px;width:100%;height:300px;display:block';
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.textContent = locale === 'ja' ? 'キャンセル' : 'Cancel';
+    close.style.cssText = 'margin-top:10px;width:100%;padding:10px;font:inherit;border-radius:6px;border:1px solid #4056f4;'
+      + 'background:#fff;color:#4056f4;cursor:pointer';
+    box.append(frame, close);
+    overlay.append(box);
+    const finish = (completed) => {
+      window.removeEventListener('message', onMessage);
+      document.removeEventListener('keydown', onKey, true);
+      overlay.remove();
+      if (opener instanceof HTMLElement) opener.focus();
+      if (completed) resolve();
+      else reject(new CardtokenError({ type: 'card_error', code: 'authentication_canceled',
+        message: 'The authentication was closed before it finished. The payment still waits for it.' }));
+    };
+    const onMessage = (event) => {
+      const m = event.data;
+      if (event.origin === origin && event.source === frame.contentWindow && m?.source === 'cardtoken'
+          && m.type === 'three_d_secure_complete') finish(true);
+    };
+    const onKey = (event) => {
+      if (event.key === 'Escape') {
+        event.preventDefault();
+        finish(false);
+      } else if (event.key === 'Tab' && !box.contains(document.activeElement)) {
+        event.preventDefault();
+        frame.focus();
+      }
+    };
+    close.addEventListener('click', () => finish(false));
+    window.addEventListener('message', onMessage);
+    document.addEventListener('keydown', onKey, true);
+    document.body.append(overlay);
+    frame.focus();
+  });
+}
+
 /** A client bound to a publishable key: get one with `await load(key, options)`. */
 export class Cardtoken {
   #client;
+  #apiBase;
+  #key;
+  #locale;
 
   /** @internal use `load()` */
-  constructor(client) {
+  constructor(client, apiBase, key, locale) {
     this.#client = client;
+    this.#apiBase = apiBase.replace(/\/+$/, '');
+    this.#key = key;
+    this.#locale = locale;
+  }
+
+  /** Mounts card fields the page cannot read into `target` (an element or a selector). */
+  mountCardFields(target, options = {}) {
+    return new CardFields(target, this.#apiBase, this.#key, { locale: this.#locale, ...options });
+  }
+
+  async #payment(clientSecret) {
+    const id = String(clientSecret).split('_secret_')[0];
+    let res;
+    try {
+      res = await fetch(`${this.#apiBase}/v1/payments/${encodeURIComponent(id)}?client_secret=${encodeURIComponent(clientSecret)}`,
+        { headers: { authorization: `Bearer ${this.#key}` }, credentials: 'omit' });
+    } catch {
+      throw new CardtokenError({ type: 'api_connection_error', code: 'network_error', message: 'Could not reach the cardtoken API.' });
+    }
+    const body = await res.json().catch(() => null);
+    if (!res.ok) throw toCardtokenError({ ...(body?.error ?? { type: 'api_error', code: 'unexpected_response', message: 'Unexpected answer.' }), status: res.status });
+    return body;
+  }
+
+  /**
+   * Completes a payment's next action (a 3-D Secure challenge, in a modal) and resolves the updated
+   * Payment; rejects with `authentication_failed` (or the decline) when it fails.
+   */
+  async handleNextAction(clientSecret) {
+    if (typeof clientSecret !== 'string' || !clientSecret.includes('_secret_')) {
+      throw new CardtokenError({ type: 'validation_error', code: 'invalid_client_secret',
+        message: 'handleNextAction takes the payment\'s client_secret.', param: 'client_secret' });
+    }
+    let payment = await this.#payment(clientSecret);
+    if (payment.status !== 'requires_action' || payment.next_action?.type !== 'three_d_secure') return payment;
+    await challenge(payment.next_action.url, new URL(this.#apiBase).origin, this.#locale);
+    payment = await this.#payment(clientSecret);
+    if (payment.status === 'failed') {
+      const e = payment.last_error ?? {};
+      throw new CardtokenError({ type: 'card_error', code: e.code ?? 'authentication_failed',
+        decline_code: e.decline_code, message: e.message ?? 'The payment failed.' });
+    }
+    return payment;
   }
 
   /**
@@ -205,14 +422,16 @@ export class Cardtoken {
 
 /**
  * Loads the module and returns a client bound to `publishableKey` (`pk_test_…` or `pk_live_…`).
- * Options: `apiBase` (default http://127.0.0.1:4242), `timeoutMs` (default 30000), `wasm` (see init).
+ * Options: `apiBase` (default http://127.0.0.1:4242), `timeoutMs` (default 30000), `locale` (`en` or `ja`),
+ * `wasm` (see init).
  */
 export async function load(publishableKey, options = {}) {
   await init(options.wasm);
   const apiBase = typeof options.apiBase === 'string' ? options.apiBase : DEFAULT_API_BASE;
   const timeout = Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : 30000;
   try {
-    return new Cardtoken(new wasm.Client(String(publishableKey ?? ''), apiBase, timeout));
+    const key = String(publishableKey ?? '');
+    return new Cardtoken(new wasm.Client(key, apiBase, timeout), apiBase, key, options.locale === 'ja' ? 'ja' : 'en');
   } catch (e) {
     throw toCardtokenError(e);
   }

@@ -1,27 +1,20 @@
-// The demo merchant's checkout: uses the `cardtoken` package exactly as a customer would.
-// It validates and formats as the user types, tokenizes on submit (forgetting the card at once), and
-// hands only the token to the shop's own back end (/shop/…), which holds the secret key and calls the
-// payments API. 3-D Secure challenges open in a dialog.
-import { load, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands, isCardtokenError }
-  from 'cardtoken';
+// The demo merchant's checkout: uses the `cardtoken` package exactly as a customer would. The card
+// fields are mounted from the package (an iframe on the API's origin): this page never sees the digits,
+// only events and the token, which it hands to the shop's own back end (/shop/…). 3-D Secure runs through
+// `handleNextAction`.
+import { load, cardBrands, isCardtokenError } from 'cardtoken';
 
 const $ = (id) => document.getElementById(id);
+const locale = new URLSearchParams(location.search).get('locale') === 'ja' ? 'ja' : 'en';
 const config = await (await fetch('/config.json')).json();
-const cardtoken = await load(config.publishableKey, { apiBase: config.apiBase });
+const cardtoken = await load(config.publishableKey, { apiBase: config.apiBase, locale });
 const niceNames = new Map(cardBrands().map((b) => [b.name, b.niceType]));
 const yen = (n) => `¥${n.toLocaleString('en-US')}`;
-
-const MESSAGES = {
-  invalid_number: 'This card number is not valid.',
-  incomplete_number: 'The card number is incomplete.',
-  unknown_brand: 'We do not recognise this card.',
-  too_long: 'The card number is too long.',
-  invalid_expiry: 'The expiry date is not valid.',
-  expired_card: 'This card has expired.',
-  incomplete_expiry: 'The expiry date is incomplete.',
-  invalid_cvc: 'The security code is not valid.',
-  incomplete_cvc: 'The security code is incomplete.',
-};
+if (locale === 'ja') {
+  $('lang').textContent = 'English';
+  $('lang').href = '?';
+  $('lang').lang = 'en';
+}
 
 // What the shopper is told for each decline. Lost, stolen and suspected-fraud cards get the generic
 // message: a merchant should not tell a possible fraudster which check failed.
@@ -32,6 +25,7 @@ const DECLINES = {
   card_velocity_exceeded: 'Payment declined: the card has reached its limit. Try again later.',
   processing_error: 'The card could not be processed. Please try again.',
   authentication_failed: 'Payment declined: 3-D Secure authentication failed.',
+  authentication_canceled: 'Authentication was canceled. The payment is still waiting.',
   generic_decline: 'Payment declined by the card issuer.',
   lost_card: 'Payment declined by the card issuer.',
   stolen_card: 'Payment declined by the card issuer.',
@@ -46,58 +40,17 @@ const OUTCOMES = {
   failed: ['Payment failed', ''],
 };
 
-const state = { number: null, expiry: null, cvc: null, payment: null };
-
-function showError(field, check, final) {
-  const input = $(field);
-  const show = check.error !== null && (final || !check.isPotentiallyValid);
-  input.setAttribute('aria-invalid', String(show));
-  $(`${field}-error`).textContent = show ? MESSAGES[check.error] ?? check.error : '';
-}
-
-function checkNumber(final = false) {
-  state.number = validateNumber($('number').value);
-  $('brand').textContent = state.number.brand ? niceNames.get(state.number.brand) : '';
-  showError('number', state.number, final);
-  checkCvc(false);
-}
-
-function checkExpiry(final = false) {
-  state.expiry = validateExpiry($('expiry').value);
-  showError('expiry', state.expiry, final);
-}
-
-function checkCvc(final = false) {
-  state.cvc = validateCvc($('cvc').value, state.number?.brand ?? undefined);
-  if (final || $('cvc').value !== '') showError('cvc', state.cvc, final);
-}
-
-function updateButton() {
-  $('pay').disabled = !(state.number?.isValid && state.expiry?.isValid && state.cvc?.isValid);
-}
-
-// Formats the number as it is typed, keeping the caret after the same digit it was after.
-$('number').addEventListener('input', (event) => {
-  const input = event.target;
-  const caret = input.selectionStart ?? input.value.length;
-  const digitsBefore = input.value.slice(0, caret).replace(/\D/g, '').length;
-  const formatted = formatNumber(input.value);
-  if (formatted !== input.value) {
-    input.value = formatted;
-    let pos = 0;
-    for (let seen = 0; pos < formatted.length && seen < digitsBefore; pos++) {
-      if (/\d/.test(formatted[pos])) seen++;
-    }
-    input.setSelectionRange(pos, pos);
-  }
-  checkNumber();
-  updateButton();
+const state = { complete: false, payment: null };
+const fields = cardtoken.mountCardFields('#card-fields', { locale });
+const showState = (e) => {
+  state.complete = e.complete;
+  $('card-state').textContent = e.brand ? niceNames.get(e.brand) ?? '' : '';
+  $('pay').disabled = !e.complete;
+};
+fields.on('change', showState).on('blur', showState);
+fields.on('ready', () => {
+  document.body.dataset.ready = 'true';
 });
-$('expiry').addEventListener('input', () => { checkExpiry(); updateButton(); });
-$('cvc').addEventListener('input', () => { checkCvc(); updateButton(); });
-$('number').addEventListener('blur', () => checkNumber($('number').value !== ''));
-$('expiry').addEventListener('blur', () => checkExpiry($('expiry').value !== ''));
-$('cvc').addEventListener('blur', () => checkCvc($('cvc').value !== ''));
 
 /** Calls the shop's back end; answers [ok, json]. */
 async function shop(method, path, body, orderKey) {
@@ -131,43 +84,17 @@ function declineMessage(error) {
   return DECLINES[error.decline_code] ?? DECLINES[error.code] ?? error.message;
 }
 
-/** Shows the bank's challenge in a dialog; resolves when it reports back or the shopper cancels. */
-function authenticate(url) {
-  return new Promise((resolve) => {
-    const dialog = $('challenge');
-    const origin = new URL(url).origin;
-    const done = (completed) => {
-      window.removeEventListener('message', onMessage);
-      dialog.removeEventListener('close', onClose);
-      if (dialog.open) dialog.close();
-      $('challenge-frame').src = 'about:blank';
-      resolve(completed);
-    };
-    const onMessage = (event) => {
-      if (event.origin === origin && event.data?.source === 'cardtoken' && event.data.type === 'three_d_secure_complete') {
-        done(true);
-      }
-    };
-    const onClose = () => done(false);
-    window.addEventListener('message', onMessage);
-    dialog.addEventListener('close', onClose);
-    $('challenge-frame').src = url;
-    dialog.showModal();
-  });
-}
-$('challenge-close').addEventListener('click', () => $('challenge').close());
-
 async function settle(ok, body) {
   if (ok && body.status === 'requires_action') {
     render(body);
-    const completed = await authenticate(body.next_action.url);
-    const [, latest] = await shop('GET', `/shop/payments/${body.id}`);
-    if (!completed && latest.status === 'requires_action') {
-      render(latest, 'Authentication was canceled. The payment is still waiting.');
-      return;
+    try {
+      await cardtoken.handleNextAction(body.client_secret);
+    } catch (err) {
+      const [, latest] = await shop('GET', `/shop/payments/${body.id}`);
+      return render(latest, isCardtokenError(err) ? declineMessage(err) : 'Authentication failed.');
     }
-    render(latest, latest.status === 'failed' ? declineMessage(latest.last_error ?? {}) : undefined);
-    return;
+    const [, latest] = await shop('GET', `/shop/payments/${body.id}`);
+    return render(latest);
   }
   if (ok) return render(body);
   const error = body.error ?? {};
@@ -184,23 +111,13 @@ $('checkout').addEventListener('submit', async (event) => {
   $('outcome').textContent = '';
   let token;
   try {
-    token = await cardtoken.createToken({
-      number: $('number').value,
-      exp_month: state.expiry.month,
-      exp_year: state.expiry.year,
-      cvc: $('cvc').value,
-      name: $('name').value,
-    });
+    token = await fields.createToken(); // the fields clear themselves once the token arrives
   } catch (err) {
     status.className = 'status failed';
     status.textContent = isCardtokenError(err) ? err.message : 'Something went wrong. Please try again.';
-    updateButton();
+    $('pay').disabled = !state.complete;
     return;
   }
-  // Keep the token, forget the card.
-  for (const id of ['number', 'expiry', 'cvc']) $(id).value = '';
-  $('brand').textContent = '';
-  state.number = state.expiry = state.cvc = null;
   $('token-id').textContent = token.id;
   $('token-card').textContent = `${niceNames.get(token.card.brand) ?? token.card.brand} ending ${token.card.last4}`;
   $('token-exp').textContent = `${String(token.card.exp_month).padStart(2, '0')}/${token.card.exp_year}`;
@@ -227,7 +144,7 @@ $('refund-part').addEventListener('click', () => act('/shop/refunds', { payment:
 $('again').addEventListener('click', () => {
   $('result').hidden = true;
   state.payment = null;
-  $('number').focus();
+  fields.focus();
 });
 
 // The shop's webhook receiver's events, as they arrive.
@@ -251,4 +168,3 @@ async function refreshEvents() {
 setInterval(refreshEvents, 1000);
 refreshEvents();
 
-document.body.dataset.ready = 'true';

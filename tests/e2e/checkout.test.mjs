@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -38,6 +38,7 @@ function startServer() {
       urls.api = out.match(/API listening on (\S+)/)?.[1];
       urls.demo = out.match(/demo checkout on (\S+)/)?.[1];
       urls.sk = out.match(/secret key:\s+(\S+)/)?.[1];
+      urls.pk = out.match(/publishable key: (\S+)/)?.[1];
       if (urls.api && urls.demo && urls.sk) {
         clearTimeout(timer);
         resolve();
@@ -57,87 +58,39 @@ after(async () => {
   if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function openCheckout() {
+async function openCheckout(query = '') {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const requests = [];
   page.on('request', (r) => requests.push({ url: r.url(), method: r.method(), body: r.postData() ?? '' }));
-  await page.goto(urls.demo);
+  // Everything the host page is told by message, to prove no digits reach it.
+  await page.addInitScript(() => {
+    window.__messages = [];
+    window.addEventListener('message', (e) => window.__messages.push(JSON.stringify(e.data)));
+  });
+  await page.goto(urls.demo + query);
   await page.waitForSelector('body[data-ready="true"]');
-  return { page, errors, requests };
+  const frame = page.frameLocator('#card-fields iframe');
+  return { page, errors, requests, frame, fieldsFrame: () => page.frames().find((f) => f.url().includes('/elements/card')) };
 }
 
 test('the demo is on another origin than the API', () => {
   assert.notEqual(new URL(urls.demo).origin, new URL(urls.api).origin);
 });
 
-test('typing 4242… formats it and shows Visa; paying shows a token and the page keeps no card number', async () => {
-  const { page, errors, requests } = await openCheckout();
-  await page.click('#number');
-  await page.keyboard.type(NUMBER);
-  assert.equal(await page.inputValue('#number'), FORMATTED);
-  assert.equal(await page.textContent('#brand'), 'Visa');
-  await page.fill('#expiry', '12/34');
-  await page.fill('#cvc', '123');
-  await page.fill('#name', 'Jane Doe');
-  await page.click('#pay');
-  await page.waitForFunction(() => document.getElementById('token-id').textContent.startsWith('tok_'));
-  const tokenId = await page.textContent('#token-id');
-  assert.match(await page.textContent('#token-card'), /Visa ending 4242/);
-
-  // The DOM and every input hold no card number, formatted or not (outside the page's published
-  // list of test cards, which is static text).
-  const html = await page.evaluate(() => {
-    const copy = document.documentElement.cloneNode(true);
-    copy.querySelector('#test-cards').remove();
-    return copy.outerHTML;
-  });
-  const values = await page.$$eval('input', (inputs) => inputs.map((i) => i.value).join('|'));
-  for (const needle of [NUMBER, FORMATTED]) {
-    assert.ok(!html.includes(needle), 'the page HTML holds no card number');
-    assert.ok(!values.includes(needle), 'no input holds the card number');
-  }
-  // Only the tokenization request carried it, in its body, never in a URL.
-  const carrying = requests.filter((r) => [NUMBER, FORMATTED].some((n) => r.body.includes(n) || r.url.includes(n)));
-  assert.deepEqual(carrying.map((r) => `${r.method} ${r.url}`), [`POST ${urls.api}/v1/tokens`]);
-  assert.ok(requests.every((r) => !r.url.includes('4242')));
-  assert.deepEqual(errors, []);
-
-  // The merchant's server sees the token, not the number.
-  const res = await fetch(`${urls.api}/v1/tokens/${tokenId}`, { headers: { authorization: `Bearer ${urls.sk}` } });
-  const token = await res.json();
-  assert.equal(token.card.last4, '4242');
-  assert.ok(!JSON.stringify(token).includes(NUMBER));
-});
-
-test('errors show as the user types and the pay button waits for a valid card', async () => {
-  const { page } = await openCheckout();
-  await page.click('#number');
-  await page.keyboard.type('4242424242424241');
-  await page.click('#expiry');
-  assert.equal(await page.textContent('#number-error'), 'This card number is not valid.');
-  assert.equal(await page.getAttribute('#number', 'aria-invalid'), 'true');
-  assert.equal(await page.isDisabled('#pay'), true);
-  await page.fill('#expiry', '01/25');
-  await page.click('#cvc');
-  assert.equal(await page.textContent('#expiry-error'), 'This card has expired.');
-  // pasting a formatted Amex number in the middle of typing keeps it whole and reformats it
-  await page.fill('#number', '');
-  await page.click('#number');
-  await page.keyboard.insertText('3782-822463-10005');
-  assert.equal(await page.inputValue('#number'), '3782 822463 10005');
-  assert.equal(await page.textContent('#brand'), 'American Express');
-});
-
-/** Fills the form with `number` (any future expiry, a CVC of the brand's length) and pays. */
-async function payWith(page, number, { authOnly = false } = {}) {
-  await page.fill('#number', '');
-  await page.click('#number');
+/** Types a card into the frame: number, then (auto-advanced) expiry and CVC. */
+async function typeCard(page, frame, number) {
+  await frame.locator('#number').click();
   await page.keyboard.type(number);
-  await page.fill('#expiry', '12/34');
-  await page.fill('#cvc', number.startsWith('37') ? '1234' : '123');
+  await page.keyboard.type('1234'); // auto-advanced to the expiry: 12 / 34
+  await page.keyboard.type(number.startsWith('37') ? '1234' : '123');
+}
+
+async function payWith(page, frame, number, { authOnly = false } = {}) {
+  await typeCard(page, frame, number);
   await page.setChecked('#auth-only', authOnly);
+  await page.waitForFunction(() => !document.getElementById('pay').disabled);
   await page.click('#pay');
 }
 
@@ -146,61 +99,184 @@ async function outcome(page, text) {
   return { detail: await page.textContent('#outcome-detail'), status: await page.textContent('#payment-status') };
 }
 
-test('paying with 4242… succeeds, and a refund shows on the payment', async () => {
-  const { page, errors } = await openCheckout();
-  await payWith(page, NUMBER);
-  const r = await outcome(page, 'Payment succeeded');
-  assert.equal(r.status, 'succeeded');
-  assert.equal(await page.textContent('#payment-captured'), '¥1,500');
-  await page.click('#refund-part');
-  await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥500');
-  assert.equal(await page.textContent('#outcome-detail'), 'Refunded ¥500.');
+test('typing 4242… in the fields formats it and shows Visa; paying shows a token; the host page never holds the number', async () => {
+  const { page, errors, requests, frame } = await openCheckout();
+  await frame.locator('#number').click();
+  await page.keyboard.type(NUMBER);
+  assert.equal(await frame.locator('#number').inputValue(), FORMATTED);
+  assert.equal(await frame.locator('#brand').textContent(), 'Visa');
+  assert.equal(await page.textContent('#card-state'), 'Visa', 'the host learns the brand from events');
+  await page.keyboard.type('1234');
+  await page.keyboard.type('123');
+  await page.click('#pay');
+  await page.waitForFunction(() => document.getElementById('token-id').textContent.startsWith('tok_'));
+  const tokenId = await page.textContent('#token-id');
+  assert.match(await page.textContent('#token-card'), /Visa ending 4242/);
+  await outcome(page, 'Payment succeeded');
+  assert.equal(await frame.locator('#number').inputValue(), '', 'the fields clear once the token arrives');
+
+  // The host page's script: no input, no markup and no message it received holds the digits.
+  const seen = await page.evaluate(() => ({
+    html: (() => {
+      const copy = document.documentElement.cloneNode(true);
+      copy.querySelector('#test-cards').remove();
+      return copy.outerHTML;
+    })(),
+    inputs: [...document.querySelectorAll('input')].map((i) => i.value).join('|'),
+    messages: window.__messages.join('\n'),
+    frameDocument: (() => {
+      try {
+        return document.querySelector('#card-fields iframe').contentDocument === null ? 'blocked' : 'readable';
+      } catch {
+        return 'blocked';
+      }
+    })(),
+  }));
+  assert.equal(seen.frameDocument, 'blocked', 'the frame is another origin');
+  assert.ok(seen.messages.includes('"type":"change"'), 'messages were captured');
+  for (const needle of [NUMBER, FORMATTED, '4242 4242', '"123"']) {
+    assert.ok(!seen.html.includes(needle), `the host HTML holds no ${needle}`);
+    assert.ok(!seen.inputs.includes(needle), `no host input holds ${needle}`);
+    assert.ok(!seen.messages.includes(needle), `no message to the host holds ${needle}`);
+  }
+  assert.ok(!/"(number|cvc)"\s*:/.test(seen.messages), 'no message carries a number or cvc field');
+  assert.ok(!seen.messages.includes('42424242'), 'no run of the card digits in any message');
+  // Only the tokenization request (from the frame) carried it, in its body, never in a URL.
+  const carrying = requests.filter((r) => [NUMBER, FORMATTED].some((n) => r.body.includes(n) || r.url.includes(n)));
+  assert.deepEqual(carrying.map((r) => `${r.method} ${r.url}`), [`POST ${urls.api}/v1/tokens`]);
   assert.deepEqual(errors, []);
+  const res = await fetch(`${urls.api}/v1/tokens/${tokenId}`, { headers: { authorization: `Bearer ${urls.sk}` } });
+  assert.equal((await res.json()).card.last4, '4242');
 });
 
 test('declines show their reason: insufficient funds, expired card', async () => {
-  const { page } = await openCheckout();
-  await payWith(page, '4000000000009995');
+  const { page, frame } = await openCheckout();
+  await payWith(page, frame, '4000000000009995');
   let r = await outcome(page, 'Payment failed');
   assert.match(r.detail, /insufficient funds/);
-  assert.equal(r.status, 'failed');
   await page.click('#again');
-  await payWith(page, '4000000000000069');
+  await payWith(page, frame, '4000000000000069');
   r = await outcome(page, 'Payment failed');
   assert.match(r.detail, /expired card/);
 });
 
-test('the 3-D Secure card shows the challenge and, after "Pass", a successful payment', async () => {
-  const { page } = await openCheckout();
-  await payWith(page, '4000002500003155');
-  await page.waitForSelector('#challenge[open]');
-  const frame = page.frameLocator('#challenge-frame');
-  await frame.getByRole('button', { name: 'Pass' }).click();
-  const r = await outcome(page, 'Payment succeeded');
-  assert.equal(r.status, 'succeeded');
-  assert.equal(await page.isVisible('#challenge'), false, 'the dialog closed');
+test('3-D Secure through handleNextAction: "Pass" succeeds, "Fail" fails, and the dialog is keyboard-operable', async () => {
+  const { page, frame } = await openCheckout();
+  await payWith(page, frame, '4000002500003155');
+  const dialog = page.locator('[role="dialog"][aria-modal="true"]');
+  await dialog.waitFor();
+  await page.frameLocator('[role="dialog"] iframe').getByRole('button', { name: 'Pass' }).click();
+  assert.equal((await outcome(page, 'Payment succeeded')).status, 'succeeded');
+  assert.equal(await dialog.count(), 0, 'the dialog closed');
+  await page.click('#again');
+  await payWith(page, frame, '4000000000003220');
+  await dialog.waitFor();
+  await page.frameLocator('[role="dialog"] iframe').getByRole('button', { name: 'Fail' }).click();
+  const r = await outcome(page, 'Payment failed');
+  assert.match(r.detail, /authentication failed/);
+  // Escape closes it and the payment waits
+  await page.click('#again');
+  await payWith(page, frame, '4000002500003155');
+  await dialog.waitFor();
+  // Keyboard only: Tab out of the bank's page to the dialog's Cancel button, then Escape.
+  for (let i = 0; i < 6; i++) {
+    if (await page.evaluate(() => document.activeElement?.closest('[role="dialog"]') && document.activeElement.tagName === 'BUTTON')) break;
+    await page.keyboard.press('Tab');
+  }
+  assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Cancel');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => document.getElementById('outcome-detail').textContent.includes('canceled'));
+  assert.equal(await page.textContent('#payment-status'), 'requires_action');
 });
 
-test('an authorization can be captured later, then refunded in full', async () => {
-  const { page } = await openCheckout();
-  await payWith(page, '5555555555554444', { authOnly: true });
+test('an authorization can be captured later, then refunded in full; the webhooks arrive', async () => {
+  const { page, frame } = await openCheckout();
+  await payWith(page, frame, '5555555555554444', { authOnly: true });
   await outcome(page, 'Payment authorized');
   await page.click('#capture');
   await outcome(page, 'Payment succeeded');
+  const paymentId = await page.textContent('#payment-id');
+  await page.click('#refund-part');
+  await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥500');
   await page.click('#refund');
   await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥1,500');
-});
-
-test('the demo receives the webhooks: payment.succeeded after paying, refund.succeeded after refunding', async () => {
-  const { page } = await openCheckout();
-  await payWith(page, NUMBER);
-  await outcome(page, 'Payment succeeded');
-  const paymentId = await page.textContent('#payment-id');
   const seen = (type, object) => page.waitForFunction(([t, o]) =>
     [...document.querySelectorAll('#events li')].some((li) => li.dataset.type === t && li.textContent.includes(o)),
   [type, object], { timeout: 15000 });
   await seen('payment.succeeded', paymentId);
-  await page.click('#refund');
-  await page.waitForFunction(() => document.getElementById('payment-refunded').textContent === '¥1,500');
   await seen('refund.succeeded', 're_');
+});
+
+test('typing and pasting keep the caret where it belongs; fields advance and Backspace goes back', async () => {
+  const { page, frame, fieldsFrame } = await openCheckout();
+  const number = frame.locator('#number');
+  await number.click();
+  await page.keyboard.type('42424242');
+  assert.equal(await number.inputValue(), '4242 4242');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.type('9');
+  assert.equal(await number.inputValue(), '4294 2424 2');
+  assert.equal(await number.evaluate((el) => el.selectionStart), 3, 'the caret stays after the typed digit');
+  await number.fill('');
+  await page.keyboard.insertText('4242-4242-4242-4242');
+  assert.equal(await number.inputValue(), FORMATTED);
+  const active = () => fieldsFrame().evaluate(() => document.activeElement.id);
+  assert.equal(await active(), 'expiry', 'a complete number moves on to the expiry');
+  await page.keyboard.press('Backspace');
+  assert.equal(await active(), 'number', 'Backspace in an empty field goes back');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('1');
+  assert.equal(await frame.locator('#expiry').inputValue(), '1');
+  await page.keyboard.type('2');
+  assert.equal(await frame.locator('#expiry').inputValue(), '12 / ');
+  await page.keyboard.type('34');
+  assert.equal(await active(), 'cvc');
+});
+
+test('the card can be completed and paid with the keyboard alone', async () => {
+  const { page } = await openCheckout();
+  await page.focus('#lang');
+  await page.keyboard.press('Tab'); // into the frame: the number
+  await page.keyboard.type(NUMBER + '1234' + '123');
+  await page.keyboard.press('Tab'); // out of the frame: the name
+  await page.keyboard.type('Jane Doe');
+  await page.keyboard.press('Tab'); // authorize only
+  await page.keyboard.press('Tab'); // pay
+  await page.waitForFunction(() => document.activeElement?.id === 'pay' && !document.activeElement.disabled);
+  await page.keyboard.press('Enter');
+  await outcome(page, 'Payment succeeded');
+});
+
+test("Japanese labels appear with locale 'ja'", async () => {
+  const { frame } = await openCheckout('?locale=ja');
+  assert.equal(await frame.locator('#number-label').textContent(), 'カード番号');
+  assert.equal(await frame.locator('#expiry-label').textContent(), '有効期限');
+  assert.equal(await frame.locator('html').getAttribute('lang'), 'ja');
+  await frame.locator('#number').fill('4242 4242 4242 4241');
+  await frame.locator('#cvc').click();
+  assert.equal(await frame.locator('#number-error').textContent(), 'カード番号が正しくありません。');
+});
+
+test('axe-core finds nothing serious or critical in the card fields', async () => {
+  const { page, fieldsFrame } = await openCheckout();
+  const axe = readFileSync(path.join(root, 'node_modules/axe-core/axe.min.js'), 'utf8');
+  const f = fieldsFrame();
+  await f.evaluate(axe);
+  const violations = await f.evaluate(async () => {
+    const result = await window.axe.run(document);
+    return result.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  const serious = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(serious, [], JSON.stringify(violations));
+  await page.close();
+});
+
+test('the frame sends a strict Content-Security-Policy', async () => {
+  const res = await fetch(`${urls.api}/elements/card?pk=${urls.pk}`);
+  const csp = res.headers.get('content-security-policy');
+  assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
+  assert.match(csp, /frame-ancestors \*/);
+  assert.doesNotMatch(csp, /unsafe-inline/);
 });

@@ -40,7 +40,7 @@ async function rejection(promise) {
 
 test('the module exports exactly the documented API', () => {
   assert.deepEqual(Object.keys(cardtoken).sort(), [
-    'Cardtoken', 'CardtokenError', 'cardBrands', 'default', 'formatNumber', 'init', 'initSync', 'isCardtokenError',
+    'CardFields', 'Cardtoken', 'CardtokenError', 'cardBrands', 'default', 'formatNumber', 'init', 'initSync', 'isCardtokenError',
     'load', 'validateCvc', 'validateExpiry', 'validateNumber',
   ]);
   assert.equal(cardtoken.default, cardtoken.init);

@@ -2,7 +2,7 @@
 import init, {
   load, initSync, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands, CardtokenError,
   isCardtokenError, type Brand, type NumberCheck, type ExpiryCheck, type CvcCheck, type Token, type CardInput,
-  type ErrorType, type Cardtoken,
+  type ErrorType, type Cardtoken, type CardFields, type CardFieldsEvent, type Payment,
 } from 'cardtoken';
 
 export async function checkout(): Promise<string> {
@@ -30,6 +30,14 @@ export async function checkout(): Promise<string> {
     if (err instanceof CardtokenError) return err.message;
     throw err;
   }
+}
+
+export async function hosted(ct: Cardtoken): Promise<string> {
+  const fields: CardFields = ct.mountCardFields('#card', { locale: 'ja', style: { color: '#333' }, autoAdvance: true });
+  fields.on('change', (e: CardFieldsEvent) => void (e.complete && e.brand));
+  const token: Token = await fields.createToken();
+  const payment: Payment = await ct.handleNextAction(`pay_1_secret_${token.id}`);
+  return payment.status;
 }
 
 export function syncInit(bytes: Uint8Array): void {

@@ -44,6 +44,9 @@ pub enum KeysAction {
     Revoke { id: String },
     /// Add a new master key version and re-wrap every data key under it; the server keeps running.
     RotateMaster,
+    /// Set who may frame a publishable key's card fields: origins (`https://shop.example`), `'self'`,
+    /// `'none'`, or `*` (the default).
+    FrameAncestors { id: String, origins: Vec<String> },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -60,6 +63,10 @@ pub enum CliError {
     Io(#[from] std::io::Error),
     #[error("no key with id {0}, or it is already revoked")]
     NoSuchKey(String),
+    #[error(
+        "`{0}` is not a frame-ancestors list: give origins like https://shop.example, 'self', 'none' or *"
+    )]
+    InvalidAncestors(String),
 }
 
 /// Re-wraps every data key under a new master key version. Answers (new version, keys re-wrapped).
@@ -135,6 +142,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                         return Err(CliError::NoSuchKey(id));
                     }
                     println!("revoked {id}");
+                }
+                KeysAction::FrameAncestors { id, origins } => {
+                    let value = origins.join(" ");
+                    if !crate::routes::elements::valid_ancestors(&value) {
+                        return Err(CliError::InvalidAncestors(value));
+                    }
+                    if !store.set_frame_ancestors(&id, Some(&value))? {
+                        return Err(CliError::NoSuchKey(id));
+                    }
+                    println!("{id}'s card fields may be framed by: {value}");
                 }
                 KeysAction::RotateMaster => {
                     let (version, n) = rotate_master(&config)?;

@@ -38,6 +38,7 @@ pub fn create_pair(store: &dyn Store, now: i64, livemode: bool) -> Result<NewKey
         livemode,
         created: now,
         revoked: None,
+        frame_ancestors: None,
     })?;
     store.insert_key(&ApiKeyRecord {
         id: secret_id.clone(),
@@ -48,6 +49,7 @@ pub fn create_pair(store: &dyn Store, now: i64, livemode: bool) -> Result<NewKey
         livemode,
         created: now,
         revoked: None,
+        frame_ancestors: None,
     })?;
     Ok(NewKeyPair { publishable, secret: secret.into(), publishable_id, secret_id })
 }

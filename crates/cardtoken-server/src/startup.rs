@@ -211,24 +211,26 @@ async fn not_found() -> ApiError {
 }
 
 pub fn api_router(state: AppState) -> Router {
-    // Browsers call the tokenization endpoint from any merchant origin.
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods([Method::POST])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
-        ])
-        .max_age(Duration::from_secs(600));
-    // On the method router, so it also answers the preflight (an OPTIONS request).
-    // An OPTIONS route for the layer to answer preflights on (the layer replies before it is called).
+    // Browsers call these from any merchant origin: tokenization, and reading a payment with its client
+    // secret (3-D Secure). An OPTIONS route gives the layer a preflight to answer (it replies first).
+    let cors = |method: Method| {
+        CorsLayer::new()
+            .allow_origin(Any)
+            .allow_methods([method])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                HeaderName::from_static("idempotency-key"),
+            ])
+            .max_age(Duration::from_secs(600))
+    };
     let preflight = || async { axum::http::StatusCode::NO_CONTENT };
-    let browser = Router::new().route("/v1/tokens", post(tokens::create).options(preflight).layer(cors));
+    let browser = Router::new()
+        .route("/v1/tokens", post(tokens::create).options(preflight).layer(cors(Method::POST)))
+        .route("/v1/payments/{id}", get(payments::get).options(preflight).layer(cors(Method::GET)));
     let server = Router::new()
         .route("/v1/tokens/{id}", get(tokens::get))
         .route("/v1/payments", post(payments::create).get(payments::list))
-        .route("/v1/payments/{id}", get(payments::get))
         .route("/v1/payments/{id}/capture", post(payments::capture))
         .route("/v1/payments/{id}/cancel", post(payments::cancel))
         .route("/v1/refunds", post(payments::refund))
@@ -241,6 +243,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/v1/events/{id}/deliveries", get(webhooks::deliveries));
     let challenge = Router::new()
         .route("/3ds/{id}", get(threeds::show).post(threeds::complete))
+        .route("/elements/card", get(crate::routes::elements::card))
+        .route("/elements/card.js", get(crate::routes::elements::script))
+        .route("/elements/card.css", get(crate::routes::elements::style))
+        .route("/elements/pkg/{file}", get(crate::routes::elements::package))
         .route("/openapi.json", get(crate::openapi::serve));
     Router::new()
         .merge(browser)

@@ -48,6 +48,8 @@ pub struct ApiKeyRecord {
     pub livemode: bool,
     pub created: i64,
     pub revoked: Option<i64>,
+    /// Publishable keys: who may frame the card fields (CSP `frame-ancestors`); `None` means `*`.
+    pub frame_ancestors: Option<String>,
 }
 
 /// A token and its vaulted card. Encrypted fields are `nonce || ciphertext`.
@@ -266,6 +268,8 @@ pub trait Store: Send + Sync + 'static {
     fn list_keys(&self) -> Result<Vec<ApiKeyRecord>>;
     /// Marks a key revoked; false when there is no such key.
     fn revoke_key(&self, id: &str, now: i64) -> Result<bool>;
+    /// Sets who may frame the card fields of a publishable key; false when there is no such key.
+    fn set_frame_ancestors(&self, id: &str, value: Option<&str>) -> Result<bool>;
 
     fn insert_token(&self, token: &TokenRecord) -> Result<()>;
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>>;
@@ -489,6 +493,8 @@ const MIGRATIONS: &[&str] = &[
         status TEXT NOT NULL,
         created INTEGER NOT NULL
     );",
+    // 4: who may frame a publishable key's card fields
+    "ALTER TABLE api_keys ADD COLUMN frame_ancestors TEXT;",
 ];
 
 /// Writes events, and a pending delivery of each to every enabled endpoint that takes its type.
@@ -608,7 +614,8 @@ impl SqliteStore {
     }
 }
 
-const KEY_COLUMNS: &str = "id, kind, publishable, secret_hash, hint, livemode, created, revoked";
+const KEY_COLUMNS: &str =
+    "id, kind, publishable, secret_hash, hint, livemode, created, revoked, frame_ancestors";
 const TOKEN_COLUMNS: &str = "id, key_id, livemode, created, expires, used, brand, last4, bin, exp_month, \
     exp_year, fingerprint, master_version, wrapped_key, card_ct, cvc_ct";
 
@@ -623,6 +630,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
         livemode: r.get(5)?,
         created: r.get(6)?,
         revoked: r.get(7)?,
+        frame_ancestors: r.get(8)?,
     })
 }
 
@@ -757,7 +765,7 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
 impl Store for SqliteStore {
     fn insert_key(&self, k: &ApiKeyRecord) -> Result<()> {
         self.conn()?.execute(
-            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
+            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
             params![
                 k.id,
                 k.kind.as_str(),
@@ -766,7 +774,8 @@ impl Store for SqliteStore {
                 k.hint,
                 k.livemode,
                 k.created,
-                k.revoked
+                k.revoked,
+                k.frame_ancestors
             ],
         )?;
         Ok(())
@@ -805,6 +814,14 @@ impl Store for SqliteStore {
         let n = self.conn()?.execute(
             "UPDATE api_keys SET revoked = ?2 WHERE id = ?1 AND revoked IS NULL",
             params![id, now],
+        )?;
+        Ok(n == 1)
+    }
+
+    fn set_frame_ancestors(&self, id: &str, value: Option<&str>) -> Result<bool> {
+        let n = self.conn()?.execute(
+            "UPDATE api_keys SET frame_ancestors = ?2 WHERE id = ?1 AND kind = 'publishable'",
+            params![id, value],
         )?;
         Ok(n == 1)
     }

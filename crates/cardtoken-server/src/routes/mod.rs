@@ -1,4 +1,5 @@
 pub mod demo;
+pub mod elements;
 pub mod payments;
 pub mod shop;
 pub mod threeds;

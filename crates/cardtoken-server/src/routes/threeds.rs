@@ -54,7 +54,7 @@ fn describe(p: &Payment) -> String {
         "<p class=\"card\">{} {} · {} ending {}</p>",
         p.amount,
         escape(&p.currency.to_uppercase()),
-        escape(p.card.brand.name()),
+        escape(p.card.brand.info().nice_name),
         escape(&p.card.last4)
     )
 }
