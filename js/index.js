@@ -50,7 +50,7 @@ function union(mask) {
 
 function assertReady() {
   if (brands === null) {
-    throw new Error('cardtoken: call `await init()` (or `await load(…)`) before using it.');
+    throw new Error('cardtoken: await init() (or load()) first.');
   }
 }
 
@@ -173,12 +173,14 @@ export function isCardtokenError(value) {
   return value instanceof CardtokenError;
 }
 
+const fail = (type, code, message, param) => new CardtokenError({ type, code, message, param });
+
 function toCardtokenError(e) {
   if (e instanceof CardtokenError) return e;
   if (e !== null && typeof e === 'object' && typeof e.type === 'string' && typeof e.message === 'string') {
     return new CardtokenError(e);
   }
-  return new CardtokenError({ type: 'api_error', code: 'internal', message: 'cardtoken failed unexpectedly.' });
+  return fail('api_error', 'internal', 'cardtoken failed unexpectedly.');
 }
 
 const PROTOCOL = 1;
@@ -206,8 +208,7 @@ export class CardFields {
   constructor(target, apiBase, publishableKey, options) {
     const container = typeof target === 'string' ? document.querySelector(target) : target;
     if (!(container instanceof Element)) {
-      throw new CardtokenError({ type: 'validation_error', code: 'invalid_target',
-        message: 'mountCardFields needs an element or a selector that finds one.', param: 'target' });
+      throw fail('validation_error', 'invalid_target', 'mountCardFields needs an element or a selector.', 'target');
     }
     this.#origin = new URL(apiBase).origin;
     const config = {
@@ -218,7 +219,7 @@ export class CardFields {
     iframe.title = options.title ?? (config.locale === 'ja' ? 'カード情報の入力欄' : 'Secure card payment input');
     iframe.src = `${this.#origin}/elements/card?pk=${encodeURIComponent(publishableKey)}#${encodeURIComponent(JSON.stringify(config))}`;
     iframe.setAttribute('allow', 'payment');
-    iframe.style.cssText = 'border:0;width:100%;height:150px;display:block;overflow:hidden;color-scheme:normal';
+    iframe.style.cssText = 'border:0;width:100%;height:150px;display:block';
     this.#iframe = iframe;
     this.#ready = new Promise((resolve) => this.once('ready', resolve));
     this.#listener = (event) => this.#receive(event);
@@ -236,7 +237,7 @@ export class CardFields {
       if (!pending) return;
       this.#pending.delete(m.requestId);
       if (m.token) pending.resolve(m.token);
-      else pending.reject(new CardtokenError(m.error ?? { type: 'api_error', code: 'internal', message: 'Tokenization failed.' }));
+      else pending.reject(m.error ? new CardtokenError(m.error) : fail('api_error', 'internal', 'Tokenization failed.'));
       return;
     }
     const detail = { complete: !!m.complete, empty: !!m.empty, brand: m.brand ?? null, error: m.error ?? null };
@@ -292,7 +293,7 @@ export class CardFields {
     window.removeEventListener('message', this.#listener);
     this.#iframe.remove();
     for (const { reject } of this.#pending.values()) {
-      reject(new CardtokenError({ type: 'validation_error', code: 'fields_destroyed', message: 'The card fields were removed.' }));
+      reject(fail('validation_error', 'fields_destroyed', 'The card fields were removed.'));
     }
     this.#pending.clear();
   }
@@ -302,23 +303,19 @@ export class CardFields {
 function challenge(url, origin, locale) {
   return new Promise((resolve, reject) => {
     const opener = document.activeElement;
-    const overlay = document.createElement('div');
-    overlay.style.cssText = 'position:fixed;inset:0;background:rgba(10,10,30,.5);display:flex;align-items:center;'
-      + 'justify-content:center;z-index:2147483647';
-    const box = document.createElement('div');
+    const ja = locale === 'ja';
+    const make = (tag, css) => Object.assign(document.createElement(tag), { style: css });
+    const overlay = make('div', 'position:fixed;inset:0;background:#0008;display:grid;place-items:center;z-index:2147483647');
+    const box = make('div', 'background:#fff;border-radius:12px;padding:12px;width:min(420px,92vw)');
     box.setAttribute('role', 'dialog');
     box.setAttribute('aria-modal', 'true');
-    box.setAttribute('aria-label', locale === 'ja' ? '本人認証 (3-D セキュア)' : '3-D Secure authentication');
-    box.style.cssText = 'background:#fff;border-radius:12px;padding:12px;width:min(420px,92vw);box-shadow:0 8px 40px rgba(0,0,0,.3)';
-    const frame = document.createElement('iframe');
-    frame.title = locale === 'ja' ? 'カード会社の本人認証' : 'Your bank’s authentication';
+    box.setAttribute('aria-label', ja ? '本人認証' : '3-D Secure authentication');
+    const frame = make('iframe', 'border:1px solid #ddd;border-radius:8px;width:100%;height:300px;display:block');
+    frame.title = ja ? 'カード会社の本人認証' : 'Your bank’s authentication';
     frame.src = url;
-    frame.style.cssText = 'border:1px solid #e3e5ec;border-radius:8px;width:100%;height:300px;display:block';
-    const close = document.createElement('button');
+    const close = make('button', 'margin-top:10px;width:100%;padding:10px;font:inherit;border-radius:6px');
     close.type = 'button';
-    close.textContent = locale === 'ja' ? 'キャンセル' : 'Cancel';
-    close.style.cssText = 'margin-top:10px;width:100%;padding:10px;font:inherit;border-radius:6px;border:1px solid #4056f4;'
-      + 'background:#fff;color:#4056f4;cursor:pointer';
+    close.textContent = ja ? 'キャンセル' : 'Cancel';
     box.append(frame, close);
     overlay.append(box);
     const finish = (completed) => {
@@ -327,8 +324,7 @@ function challenge(url, origin, locale) {
       overlay.remove();
       if (opener instanceof HTMLElement) opener.focus();
       if (completed) resolve();
-      else reject(new CardtokenError({ type: 'card_error', code: 'authentication_canceled',
-        message: 'The authentication was closed before it finished. The payment still waits for it.' }));
+      else reject(fail('card_error', 'authentication_canceled', 'Authentication was closed; the payment still waits for it.'));
     };
     const onMessage = (event) => {
       const m = event.data;
@@ -379,7 +375,7 @@ export class Cardtoken {
       res = await fetch(`${this.#apiBase}/v1/payments/${encodeURIComponent(id)}?client_secret=${encodeURIComponent(clientSecret)}`,
         { headers: { authorization: `Bearer ${this.#key}` }, credentials: 'omit' });
     } catch {
-      throw new CardtokenError({ type: 'api_connection_error', code: 'network_error', message: 'Could not reach the cardtoken API.' });
+      throw fail('api_connection_error', 'network_error', 'Could not reach the cardtoken API.');
     }
     const body = await res.json().catch(() => null);
     if (!res.ok) throw toCardtokenError({ ...(body?.error ?? { type: 'api_error', code: 'unexpected_response', message: 'Unexpected answer.' }), status: res.status });
@@ -392,8 +388,8 @@ export class Cardtoken {
    */
   async handleNextAction(clientSecret) {
     if (typeof clientSecret !== 'string' || !clientSecret.includes('_secret_')) {
-      throw new CardtokenError({ type: 'validation_error', code: 'invalid_client_secret',
-        message: 'handleNextAction takes the payment\'s client_secret.', param: 'client_secret' });
+      throw fail('validation_error', 'invalid_client_secret', 'handleNextAction takes the payment\'s client_secret.',
+        'client_secret');
     }
     let payment = await this.#payment(clientSecret);
     if (payment.status !== 'requires_action' || payment.next_action?.type !== 'three_d_secure') return payment;

@@ -35,7 +35,7 @@ impl Client {
         if publishable_key.starts_with("sk_") {
             return Err(Failure::validation(
                 "secret_key_in_browser",
-                "This is a secret key (sk_…). Use your publishable key (pk_…) in the browser; keep the secret key on your server.",
+                "A secret key (sk_…) must never reach a browser: use your publishable key (pk_…).",
                 "publishable_key",
             )
             .into_js());
@@ -57,7 +57,7 @@ impl Client {
         if !(base.starts_with("https://") || base.starts_with("http://")) || base.contains(['?', '#']) {
             return Err(Failure::validation(
                 "invalid_api_base",
-                "apiBase must be an http(s) URL with no query or fragment, such as https://api.example.com.",
+                "apiBase must be an http(s) URL without query or fragment.",
                 "apiBase",
             )
             .into_js());
@@ -158,10 +158,8 @@ fn read_card(card: &JsValue) -> Result<RawCard, JsValue> {
 fn connection_failure(error: &JsValue) -> JsValue {
     let name = Reflect::get(error, &JsValue::from_str("name")).ok().and_then(|n| n.as_string());
     let (code, message) = match name.as_deref() {
-        Some("TimeoutError") | Some("AbortError") => {
-            ("timeout", "The cardtoken API did not answer in time. Try again.")
-        }
-        _ => ("network_error", "Could not reach the cardtoken API. Check the connection and try again."),
+        Some("TimeoutError") | Some("AbortError") => ("timeout", "The cardtoken API did not answer in time."),
+        _ => ("network_error", "Could not reach the cardtoken API."),
     };
     Failure { kind: ErrorType::ApiConnectionError, code, message, param: None }.into_js()
 }
@@ -204,7 +202,7 @@ fn unexpected(status: u16) -> JsValue {
     let e = Failure {
         kind: ErrorType::ApiError,
         code: "unexpected_response",
-        message: "The cardtoken API gave an answer this package does not understand.",
+        message: "The cardtoken API answered unexpectedly.",
         param: None,
     }
     .into_js();
