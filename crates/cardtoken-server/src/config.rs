@@ -37,6 +37,10 @@ pub struct Config {
     pub async_delay_secs: i64,
     /// Whether webhook endpoints may be private or loopback addresses (default: in test mode).
     pub allow_private_webhooks: bool,
+    /// Seconds per fine monitoring bucket, and between alert evaluations (default 10).
+    pub monitor_resolution_secs: i64,
+    /// Where the dashboard's charting library (uPlot) is (default `node_modules/uplot/dist`).
+    pub dashboard_assets_dir: std::path::PathBuf,
     /// Tokenizations per publishable key per minute, the card-testing defence (default 120).
     pub token_rate_per_minute: u32,
     /// Test mode: keys are `pk_test_`/`sk_test_` (the only mode so far).
@@ -87,6 +91,8 @@ impl Default for Config {
             webhook_retry_secs: vec![5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
             async_delay_secs: 5,
             allow_private_webhooks: true,
+            monitor_resolution_secs: 10,
+            dashboard_assets_dir: PathBuf::from("node_modules/uplot/dist"),
             test_mode: true,
         }
     }
@@ -198,6 +204,12 @@ impl Config {
         }
         if let Some(v) = parse_env("CARDTOKEN_ASYNC_DELAY_SECS")? {
             c.async_delay_secs = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_MONITOR_RESOLUTION_SECS")? {
+            c.monitor_resolution_secs = v;
+        }
+        if let Some(v) = env("CARDTOKEN_DASHBOARD_ASSETS_DIR") {
+            c.dashboard_assets_dir = PathBuf::from(v);
         }
         if let Some(v) = parse_env("CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS")? {
             c.allow_private_webhooks = v;

@@ -19,6 +19,8 @@ pub const TYPES: &[&str] = &[
     "refund.succeeded",
     "refund.failed",
     "dispute.created",
+    "alert.raised",
+    "alert.cleared",
 ];
 
 /// The event a payment reaching `status` emits.

@@ -10,6 +10,7 @@ pub mod events;
 pub mod idempotency;
 pub mod ids;
 pub mod keys;
+pub mod monitoring;
 pub mod openapi;
 pub mod payments;
 pub mod ratelimit;

@@ -5,7 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{payments, threeds, tokens, webhooks};
+use crate::routes::{monitoring, payments, threeds, tokens, webhooks};
 
 /// The `Idempotency-Key` header any POST may carry.
 #[derive(utoipa::IntoParams)]
@@ -41,10 +41,10 @@ impl Modify for BearerAuth {
     paths(tokens::create, tokens::get, payments::create, payments::get, payments::list, payments::capture,
         payments::cancel, payments::refund, threeds::show, threeds::complete, webhooks::create, webhooks::list,
         webhooks::delete, webhooks::rotate_secret, webhooks::list_events, webhooks::get_event, webhooks::redeliver,
-        webhooks::deliveries),
+        webhooks::deliveries, monitoring::metrics, monitoring::alerts, monitoring::series, monitoring::dashboard),
     modifiers(&BearerAuth),
     tags((name = "tokens"), (name = "payments"), (name = "refunds"), (name = "3-D Secure"), (name = "webhooks"),
-        (name = "events"))
+        (name = "events"), (name = "monitoring"))
 )]
 pub struct ApiDoc;
 

@@ -101,6 +101,7 @@ impl Application {
             vault,
             clock,
             token_limiter: Arc::new(crate::ratelimit::RateLimiter::new(config.token_rate_per_minute)),
+            monitor: Arc::new(crate::monitoring::Monitor::new(config.monitor_resolution_secs)),
             config: Arc::new(config),
             processor,
             api_base: api_base.as_str().into(),
@@ -150,6 +151,7 @@ impl Application {
 
         let sweeper = tokio::spawn(sweep_forever(self.state.clone()));
         let worker = tokio::spawn(crate::webhooks::run(self.state.clone()));
+        let watcher = tokio::spawn(watch_forever(self.state.clone()));
         let api = axum::serve(self.api, api_router(self.state.clone()))
             .with_graceful_shutdown(stopped(stop_rx.clone()));
         let result = match self.demo {
@@ -181,6 +183,7 @@ impl Application {
         };
         sweeper.abort();
         worker.abort();
+        watcher.abort();
         result
     }
 }
@@ -192,6 +195,17 @@ async fn sweep_forever(state: AppState) {
         tick.tick().await;
         if let Err(e) = sweep(&state).await {
             tracing::error!(error = %e, "erasing expired CVCs failed");
+        }
+    }
+}
+
+/// Evaluates the alerts once per monitoring bucket.
+async fn watch_forever(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(state.monitor.resolution().max(1) as u64));
+    loop {
+        tick.tick().await;
+        if let Err(e) = crate::monitoring::evaluate_and_emit(&state).await {
+            tracing::error!(error = %e, "evaluating alerts failed");
         }
     }
 }
@@ -240,13 +254,18 @@ pub fn api_router(state: AppState) -> Router {
         .route("/v1/events", get(webhooks::list_events))
         .route("/v1/events/{id}", get(webhooks::get_event))
         .route("/v1/events/{id}/redeliver", post(webhooks::redeliver))
-        .route("/v1/events/{id}/deliveries", get(webhooks::deliveries));
+        .route("/v1/events/{id}/deliveries", get(webhooks::deliveries))
+        .route("/v1/alerts", get(crate::routes::monitoring::alerts))
+        .route("/v1/monitoring", get(crate::routes::monitoring::series));
     let challenge = Router::new()
         .route("/3ds/{id}", get(threeds::show).post(threeds::complete))
         .route("/elements/card", get(crate::routes::elements::card))
         .route("/elements/card.js", get(crate::routes::elements::script))
         .route("/elements/card.css", get(crate::routes::elements::style))
         .route("/elements/pkg/{file}", get(crate::routes::elements::package))
+        .route("/metrics", get(crate::routes::monitoring::metrics))
+        .route("/dashboard", get(crate::routes::monitoring::dashboard))
+        .route("/dashboard/{file}", get(crate::routes::monitoring::dashboard_asset))
         .route("/openapi.json", get(crate::openapi::serve));
     Router::new()
         .merge(browser)
@@ -255,6 +274,7 @@ pub fn api_router(state: AppState) -> Router {
         .merge(challenge)
         .fallback(not_found)
         .method_not_allowed_fallback(not_found)
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::monitoring::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(TraceLayer::new_for_http())
         .with_state(state)

@@ -18,6 +18,8 @@ pub struct AppState {
     pub processor: Arc<dyn Processor>,
     /// The API's URL as browsers reach it (for 3-D Secure links).
     pub api_base: Arc<str>,
+    /// Metrics, rolling windows and alerts.
+    pub monitor: Arc<crate::monitoring::Monitor>,
     /// Tokenizations per publishable key per minute.
     pub token_limiter: Arc<crate::ratelimit::RateLimiter>,
 }

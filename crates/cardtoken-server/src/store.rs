@@ -315,6 +315,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<EndpointRecord>>;
 
     fn get_event(&self, id: &str) -> Result<Option<EventRecord>>;
+    /// Writes events that no stored change carries (alerts), with their deliveries.
+    fn insert_events(&self, events: &[NewEvent]) -> Result<()>;
     /// Newest first, optionally of one type.
     fn list_events(
         &self,
@@ -1162,6 +1164,14 @@ impl Store for SqliteStore {
                 endpoint_from_row,
             )
             .optional()?)
+    }
+
+    fn insert_events(&self, events: &[NewEvent]) -> Result<()> {
+        let mut conn = self.conn()?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        write_events(&tx, events)?;
+        tx.commit()?;
+        Ok(())
     }
 
     fn get_event(&self, id: &str) -> Result<Option<EventRecord>> {

@@ -157,6 +157,7 @@ async fn deliver(state: &AppState, http: &reqwest::Client, d: DueDelivery) {
         response_excerpt: excerpt,
         error,
     };
+    state.monitor.record_webhook(now, outcome == DeliveryOutcome::Delivered);
     tracing::info!(event = %d.event_id, endpoint = %d.endpoint_id, status = ?attempt.status_code,
         attempt = attempts_done, outcome = ?outcome, "webhook delivery");
     if let Err(e) = state.db(move |s| s.record_attempt(&d, &attempt, outcome)).await {

@@ -183,10 +183,22 @@ pub async fn create(state: &AppState, key: &ApiKeyRecord, new: NewPayment) -> Re
     state.db(move |s| s.insert_payment(&record, &events, &jobs)).await?;
     tracing::info!(payment = %p.id, status = p.status.as_str(), amount = p.amount, currency = %p.currency,
         "payment created");
+    record_outcome(state, decision, now);
     match decision {
         Decision::Decline(d) => Err(decline_error(&d, &p)),
         _ => Ok(payment_json(&p)),
     }
+}
+
+/// Counts an authorization's outcome for the success rate and the declines by code.
+fn record_outcome(state: &AppState, decision: Decision, now: i64) {
+    use crate::monitoring::Outcome;
+    let outcome = match decision {
+        Decision::Approve => Outcome::Succeeded,
+        Decision::Challenge => Outcome::Pending,
+        Decision::Decline(ref d) => Outcome::Declined(d.decline_code.unwrap_or(d.code)),
+    };
+    state.monitor.record_payment(now, outcome);
 }
 
 /// The dispute a disputing card opens once the payment is captured, some seconds later.
@@ -404,6 +416,7 @@ pub async fn complete_challenge(
     })
     .await?;
     tracing::info!(payment = %p.id, status = p.status.as_str(), "3-D Secure completed");
+    record_outcome(state, decision, now);
     match decision {
         Decision::Decline(d) => Err(decline_error(&d, &p)),
         _ => Ok(payment_json(&p)),

@@ -1,5 +1,6 @@
 pub mod demo;
 pub mod elements;
+pub mod monitoring;
 pub mod payments;
 pub mod shop;
 pub mod threeds;

@@ -150,6 +150,7 @@ pub async fn create(
     };
     let token = token_json(&record);
     state.db(move |s| s.insert_token(&record)).await?;
+    state.monitor.record_token(now, &key.id);
     tracing::Span::current().record("token", id.as_str());
     tracing::info!(brand = %token.card.brand, last4 = %token.card.last4, "token created");
     Ok(Json(token))

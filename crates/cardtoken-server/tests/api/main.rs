@@ -5,6 +5,7 @@
 mod crash;
 mod helpers;
 mod idempotency;
+mod monitoring;
 mod payments;
 mod restart;
 mod security;
