@@ -3,12 +3,11 @@
 // /v1/tokens carries it.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/browser.mjs';
+import { startServer } from '../support/server.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NUMBER = '4242424242424242';
@@ -16,46 +15,17 @@ const FORMATTED = '4242 4242 4242 4242';
 
 let server;
 let browser;
-let dataDir;
-const urls = {};
-
-function startServer() {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'cardtoken-e2e-'));
-  const bin = process.env.CARDTOKEN_SERVER_BIN || path.join(root, 'target/debug/cardtoken-server');
-  server = spawn(bin, ['serve'], {
-    cwd: root,
-    env: { ...process.env, CARDTOKEN_DATA_DIR: dataDir, CARDTOKEN_LISTEN: '127.0.0.1:0',
-      CARDTOKEN_DEMO_LISTEN: '127.0.0.1:0', RUST_LOG: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  server.stderr.on('data', () => {});
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${out}`)), 20000);
-    server.on('exit', (code) => reject(new Error(`the server exited (${code}):\n${out}`)));
-    server.stdout.on('data', (chunk) => {
-      out += chunk;
-      urls.api = out.match(/API listening on (\S+)/)?.[1];
-      urls.demo = out.match(/demo checkout on (\S+)/)?.[1];
-      urls.sk = out.match(/secret key:\s+(\S+)/)?.[1];
-      urls.pk = out.match(/publishable key: (\S+)/)?.[1];
-      if (urls.api && urls.demo && urls.sk) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
+let urls;
 
 before(async () => {
-  await startServer();
+  server = await startServer({}, { demo: true });
+  urls = server;
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
 });
 
 async function openCheckout(query = '') {

@@ -2,48 +2,26 @@
 // that raises an alert. The server runs with 1-second buckets so this takes seconds, not minutes.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/browser.mjs';
+import { startServer } from '../support/server.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 let server;
 let browser;
-let dataDir;
-const api = {};
+let api;
 
 before(async () => {
-  dataDir = mkdtempSync(path.join(tmpdir(), 'cardtoken-dash-'));
-  server = spawn(path.join(root, 'target/debug/cardtoken-server'), ['serve'], {
-    cwd: root,
-    env: { ...process.env, CARDTOKEN_DATA_DIR: dataDir, CARDTOKEN_LISTEN: '127.0.0.1:0', CARDTOKEN_DEMO_LISTEN: 'off',
-      CARDTOKEN_MONITOR_RESOLUTION_SECS: '1', CARDTOKEN_TOKEN_RATE_PER_MINUTE: '100000', RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no server:\n${out}`)), 20000);
-    server.stdout.on('data', (c) => {
-      out += c;
-      api.base = out.match(/API listening on (\S+)/)?.[1];
-      api.pk = out.match(/publishable key: (\S+)/)?.[1];
-      api.sk = out.match(/secret key:\s+(\S+)/)?.[1];
-      if (api.base && api.pk && api.sk) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
+  server = await startServer({ CARDTOKEN_MONITOR_RESOLUTION_SECS: '1', CARDTOKEN_TOKEN_RATE_PER_MINUTE: '100000' });
+  api = { base: server.api, pk: server.pk, sk: server.sk };
   browser = await launchChromium();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill('SIGTERM');
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+  server?.stop();
 });
 
 async function call(method, pathname, key, body) {

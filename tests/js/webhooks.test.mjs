@@ -2,18 +2,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
+import { startServer } from '../support/server.mjs';
 
-const root = fileURLToPath(new URL('../..', import.meta.url));
 let server;
 let receiver;
-let dataDir;
-const api = {};
+let api;
 const deliveries = [];
 
 before(async () => {
@@ -26,32 +20,13 @@ before(async () => {
     });
   });
   await new Promise((r) => receiver.listen(0, '127.0.0.1', r));
-  dataDir = mkdtempSync(path.join(tmpdir(), 'cardtoken-wh-'));
-  server = spawn(path.join(root, 'target/debug/cardtoken-server'), ['serve'], {
-    env: { ...process.env, CARDTOKEN_DATA_DIR: dataDir, CARDTOKEN_LISTEN: '127.0.0.1:0', CARDTOKEN_DEMO_LISTEN: 'off',
-      CARDTOKEN_WEBHOOK_RETRY_SECS: '1,1,1', RUST_LOG: 'warn' },
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  let out = '';
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no server:\n${out}`)), 20000);
-    server.stdout.on('data', (c) => {
-      out += c;
-      api.base = out.match(/API listening on (\S+)/)?.[1];
-      api.pk = out.match(/publishable key: (\S+)/)?.[1];
-      api.sk = out.match(/secret key:\s+(\S+)/)?.[1];
-      if (api.base && api.pk && api.sk) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
+  server = await startServer({ CARDTOKEN_WEBHOOK_RETRY_SECS: '1,1,1' });
+  api = { base: server.api, pk: server.pk, sk: server.sk };
 });
 
 after(async () => {
-  server?.kill('SIGTERM');
+  server?.stop();
   receiver?.close();
-  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function call(method, pathname, key, body) {

@@ -109,6 +109,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             if let Some(url) = app.demo_url() {
                 println!("demo checkout on {url}");
             }
+            println!("monitoring dashboard on {}/dashboard (sign in with a secret key)", app.api_base());
             if let Some(pair) = &app.first_run_keys {
                 println!("first start: a key pair was created");
                 print_pair(pair);

@@ -15,6 +15,27 @@ use crate::payments::{self, client_secret_matches, no_such_payment, payment_json
 use crate::state::AppState;
 use crate::store::KeyKind;
 
+/// The errors every payment route may answer, described once for the OpenAPI document.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // a description, never built
+pub enum PaymentErrors {
+    /// Invalid request, or an illegal transition
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// Missing or unknown key
+    #[response(status = 401)]
+    Unauthorized(ErrorBody),
+    /// The wrong kind of key
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such payment
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Idempotency key in use
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+}
+
 fn yes() -> bool {
     true
 }
@@ -94,11 +115,7 @@ impl CreatePaymentBody {
     responses(
         (status = 200, description = "The payment (`requires_action` for 3-D Secure)", body = Payment),
         (status = 402, description = "Declined: the error carries the failed payment", body = ErrorBody),
-        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
-        (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "The wrong kind of key", body = ErrorBody),
-        (status = 404, description = "No such payment", body = ErrorBody),
-        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        PaymentErrors,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(name = "create_payment", skip_all)]
@@ -130,11 +147,7 @@ fn check_id(id: &str) -> Result<(), ApiError> {
 #[utoipa::path(get, path = "/v1/payments/{id}", tag = "payments",
     params(("id" = String, Path, description = "pay_…"), ClientSecretQuery),
     responses((status = 200, description = "The payment", body = Payment),
-        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
-        (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "The wrong kind of key", body = ErrorBody),
-        (status = 404, description = "No such payment", body = ErrorBody),
-        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        PaymentErrors,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(name = "get_payment", skip_all)]
@@ -171,11 +184,7 @@ pub struct ListQuery {
 /// Payments, newest first.
 #[utoipa::path(get, path = "/v1/payments", tag = "payments", params(ListQuery),
     responses((status = 200, description = "A page of payments", body = List<Payment>),
-        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
-        (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "The wrong kind of key", body = ErrorBody),
-        (status = 404, description = "No such payment", body = ErrorBody),
-        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        PaymentErrors,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(name = "list_payments", skip_all)]
@@ -213,11 +222,7 @@ pub struct CaptureBody {
     params(("id" = String, Path, description = "pay_…"), crate::openapi::IdempotencyKey),
     request_body(content = Option<CaptureBody>, description = "Optional; an empty body captures all"),
     responses((status = 200, description = "The captured payment", body = Payment),
-        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
-        (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "The wrong kind of key", body = ErrorBody),
-        (status = 404, description = "No such payment", body = ErrorBody),
-        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        PaymentErrors,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(name = "capture_payment", skip_all)]
@@ -243,11 +248,7 @@ pub struct CancelBody {
     params(("id" = String, Path, description = "pay_…"), crate::openapi::IdempotencyKey),
     request_body(content = Option<CancelBody>, description = "Optional"),
     responses((status = 200, description = "The canceled payment", body = Payment),
-        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
-        (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "The wrong kind of key", body = ErrorBody),
-        (status = 404, description = "No such payment", body = ErrorBody),
-        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        PaymentErrors,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(name = "cancel_payment", skip_all)]
@@ -274,11 +275,7 @@ pub struct RefundBody {
 #[utoipa::path(post, path = "/v1/refunds", tag = "refunds", request_body = RefundBody,
     params(crate::openapi::IdempotencyKey),
     responses((status = 200, description = "The refund", body = Refund),
-        (status = 400, description = "Invalid request, or an illegal transition", body = ErrorBody),
-        (status = 401, description = "Missing or unknown key", body = ErrorBody),
-        (status = 403, description = "The wrong kind of key", body = ErrorBody),
-        (status = 404, description = "No such payment", body = ErrorBody),
-        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        PaymentErrors,
     ),
     security(("bearer" = [])))]
 #[tracing::instrument(name = "create_refund", skip_all)]

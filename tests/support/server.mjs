@@ -1,0 +1,42 @@
+// Starts the real server binary on free ports with its own data directory, for the end-to-end tests.
+// Resolves `{api, demo?, pk, sk, stop}` once its first-start banner is printed.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+
+export function startServer(env = {}, { demo = false } = {}) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'cardtoken-e2e-'));
+  const bin = process.env.CARDTOKEN_SERVER_BIN || path.join(root, 'target/debug/cardtoken-server');
+  const child = spawn(bin, ['serve'], {
+    cwd: root,
+    env: { ...process.env, CARDTOKEN_DATA_DIR: dataDir, CARDTOKEN_LISTEN: '127.0.0.1:0',
+      CARDTOKEN_DEMO_LISTEN: demo ? '127.0.0.1:0' : 'off', RUST_LOG: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const stop = () => {
+    child.kill('SIGTERM');
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the server did not start:\n${out}`)), 20000);
+    child.on('exit', (code) => reject(new Error(`the server exited (${code}):\n${out}`)));
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const found = {
+        api: out.match(/API listening on (\S+)/)?.[1],
+        demo: out.match(/demo checkout on (\S+)/)?.[1],
+        pk: out.match(/publishable key: (\S+)/)?.[1],
+        sk: out.match(/secret key:\s+(\S+)/)?.[1],
+      };
+      if (found.api && found.pk && found.sk && (!demo || found.demo)) {
+        clearTimeout(timer);
+        resolve({ ...found, stop });
+      }
+    });
+  });
+}
