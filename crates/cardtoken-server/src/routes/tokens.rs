@@ -55,14 +55,13 @@ struct CardBody {
 
 /// A refused card as the API answers it: 402 `card_error` naming the field, or 400 for the name.
 fn card_error(e: CardDataError, number: &str) -> ApiError {
+    // A number of a known brand and length that fails the Luhn check is "incorrect".
+    let luhn_failure = || {
+        let check = check_number(number, NumberOptions::default());
+        check.brand.is_some() && check.error == Some(NumberError::Invalid)
+    };
     let (code, message): (&'static str, &'static str) = match e.code {
-        // A number of a known brand and length that fails the Luhn check is "incorrect".
-        "invalid_number"
-            if check_number(number, NumberOptions::default()).brand.is_some()
-                && check_number(number, NumberOptions::default()).error == Some(NumberError::Invalid) =>
-        {
-            ("incorrect_number", "Your card number is incorrect.")
-        }
+        "invalid_number" if luhn_failure() => ("incorrect_number", "Your card number is incorrect."),
         "invalid_number" | "incomplete_number" | "unknown_brand" | "too_long" => {
             ("invalid_number", "Your card number is not a valid card number.")
         }
