@@ -178,7 +178,7 @@ pub async fn create(state: &AppState, key: &ApiKeyRecord, new: NewPayment) -> Re
     decide(&mut p, decision, None)?;
     let now = p.created;
     let events = vec![new_event(payment_event_type(p.status), &payment_json(&p), now)?];
-    let jobs = dispute_job(state, &p, disputes);
+    let jobs = dispute_job(&p, disputes, now + state.config.async_delay_secs);
     let record = p.clone();
     state.db(move |s| s.insert_payment(&record, &events, &jobs)).await?;
     tracing::info!(payment = %p.id, status = p.status.as_str(), amount = p.amount, currency = %p.currency,
@@ -201,14 +201,10 @@ fn record_outcome(state: &AppState, decision: Decision, now: i64) {
     state.monitor.record_payment(now, outcome);
 }
 
-/// The dispute a disputing card opens once the payment is captured, some seconds later.
-fn dispute_job(state: &AppState, p: &PaymentRecord, disputes: bool) -> Vec<NewJob> {
+/// The dispute a disputing card opens once the payment is captured, at `due`.
+fn dispute_job(p: &PaymentRecord, disputes: bool, due: i64) -> Vec<NewJob> {
     if disputes && p.status == PaymentStatus::Succeeded {
-        vec![NewJob {
-            kind: "dispute".to_string(),
-            subject: p.id.clone(),
-            due: state.clock.now() + state.config.async_delay_secs,
-        }]
+        vec![NewJob { kind: "dispute".to_string(), subject: p.id.clone(), due }]
     } else {
         Vec::new()
     }
@@ -266,7 +262,7 @@ pub async fn capture(state: &AppState, id: &str, amount: Option<u64>) -> Result<
     let current = load(state, id).await?;
     let disputes = state.processor.disputes_after_capture(&card_of(state, &current).await?.number);
     let now = state.clock.now();
-    let job = dispute_job(state, &PaymentRecord { status: PaymentStatus::Succeeded, ..current }, disputes);
+    let due = now + state.config.async_delay_secs;
     let p = mutate(state, id, move |p| {
         let status = next(Some(p.status), Event::Capture).ok_or_else(|| unexpected_state(p, "captured"))?;
         let amount = amount.unwrap_or(p.amount_capturable);
@@ -287,7 +283,7 @@ pub async fn capture(state: &AppState, id: &str, amount: Option<u64>) -> Result<
             PaymentRecord { status, amount_captured: amount, amount_capturable: 0, ..p.clone() },
             now,
         )?;
-        c.jobs = job.clone();
+        c.jobs = dispute_job(&c.payment, disputes, due);
         Ok(c)
     })
     .await?;
@@ -401,17 +397,12 @@ pub async fn complete_challenge(
     let disputes = state.processor.disputes_after_capture(&card.number);
     drop(card);
     let now = state.clock.now();
-    let after = {
-        let mut p = current.clone();
-        decide(&mut p, decision, Some(PaymentStatus::RequiresAction))?;
-        p
-    };
-    let jobs = dispute_job(state, &after, disputes);
+    let due = now + state.config.async_delay_secs;
     let p = mutate(state, id, move |p| {
         let mut p = p.clone();
         decide(&mut p, decision, Some(PaymentStatus::RequiresAction))?;
         let mut c = change(p, now)?;
-        c.jobs = jobs.clone();
+        c.jobs = dispute_job(&c.payment, disputes, due);
         Ok(c)
     })
     .await?;
