@@ -167,6 +167,8 @@ export interface Payment {
   last_error: { code: string; decline_code?: string; message: string } | null;
   description: string | null;
   created: number;
+  /** Made with a live key (`false`: test mode). */
+  livemode: boolean;
   metadata: Record<string, string>;
 }
 

@@ -115,8 +115,10 @@ test('typing 4242… in the fields formats it and shows Visa; paying shows a tok
   const carrying = requests.filter((r) => [NUMBER, FORMATTED].some((n) => r.body.includes(n) || r.url.includes(n)));
   assert.deepEqual(carrying.map((r) => `${r.method} ${r.url}`), [`POST ${urls.api}/v1/tokens`]);
   assert.deepEqual(errors, []);
-  const res = await fetch(`${urls.api}/v1/tokens/${tokenId}`, { headers: { authorization: `Bearer ${urls.sk}` } });
-  assert.equal((await res.json()).card.last4, '4242');
+  // The token is the demo shop's (an account of its own): its secret key reads it, another account's cannot.
+  const read = (key) => fetch(`${urls.api}/v1/tokens/${tokenId}`, { headers: { authorization: `Bearer ${key}` } });
+  assert.equal((await (await read(urls.shopKeys().secret_key)).json()).card.last4, '4242');
+  assert.equal((await read(urls.sk)).status, 404, "another account's key does not see it");
 });
 
 test('declines show their reason: insufficient funds, expired card', async () => {
@@ -249,4 +251,29 @@ test('the frame sends a strict Content-Security-Policy', async () => {
   assert.match(csp, /script-src 'self' 'wasm-unsafe-eval';/);
   assert.match(csp, /frame-ancestors \*/);
   assert.doesNotMatch(csp, /unsafe-inline/);
+});
+
+test("the demo shop answers its own page only: another site's POST, or one that is not JSON, is refused", async () => {
+  // A payment of the shop's, made as its back end would.
+  const { publishable_key: pk, secret_key: sk } = urls.shopKeys();
+  const api = (path, key, body) => fetch(`${urls.api}${path}`, {
+    method: body ? 'POST' : 'GET', body: body && JSON.stringify(body),
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+  }).then((r) => r.json());
+  const token = await api('/v1/tokens', pk, { card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' } });
+  const payment = await api('/v1/payments', sk, { amount: 1500, currency: 'jpy', token: token.id });
+  assert.equal(payment.status, 'succeeded');
+  const refund = (headers) => fetch(`${urls.demo}/shop/refunds`, {
+    method: 'POST', headers, body: JSON.stringify({ payment: payment.id }),
+  });
+  // What a form or a no-cors fetch on another site sends: refused.
+  assert.equal((await refund({ 'content-type': 'text/plain', origin: 'https://evil.example' })).status, 403);
+  assert.equal((await refund({ 'content-type': 'application/json', origin: 'https://evil.example' })).status, 403);
+  assert.equal((await refund({ 'content-type': 'application/json' })).status, 403, 'a POST with no origin');
+  assert.equal((await refund({ 'content-type': 'text/plain', origin: urls.demo })).status, 415, 'JSON only');
+  assert.equal((await api(`/v1/payments/${payment.id}`, sk)).amount_refunded, 0, 'nothing was refunded');
+  // The shop's own page may.
+  const own = await refund({ 'content-type': 'application/json', origin: urls.demo });
+  assert.equal(own.status, 200);
+  assert.equal((await api(`/v1/payments/${payment.id}`, sk)).amount_refunded, 1500);
 });

@@ -14,7 +14,8 @@ let browser;
 let api;
 
 before(async () => {
-  server = await startServer({ CARDTOKEN_MONITOR_RESOLUTION_SECS: '1', CARDTOKEN_TOKEN_RATE_PER_MINUTE: '100000' });
+  // Five payments a second from one address: past the card-testing defence's per-address default.
+  server = await startServer({ CARDTOKEN_MONITOR_RESOLUTION_SECS: '1', CARDTOKEN_RATE_CLIENT_PER_MINUTE: '100000' });
   api = { base: server.api, pk: server.pk, sk: server.sk };
   browser = await launchChromium();
 });

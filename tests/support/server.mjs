@@ -1,7 +1,8 @@
 // Starts the real server binary on free ports with its own data directory, for the end-to-end tests.
-// Resolves `{api, demo?, pk, sk, stop}` once its first-start banner is printed.
+// Resolves `{api, demo?, pk, sk, dataDir, shopKeys(), stop}` once its first-start banner is printed (`pk`
+// and `sk` are the first account's test keys; the demo shop is an account of its own).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -35,7 +36,9 @@ export function startServer(env = {}, { demo = false } = {}) {
       };
       if (found.api && found.pk && found.sk && (!demo || found.demo)) {
         clearTimeout(timer);
-        resolve({ ...found, stop });
+        // The demo shop's own keys, as its back end keeps them.
+        const shopKeys = () => JSON.parse(readFileSync(path.join(dataDir, 'demo-merchant.json'), 'utf8'));
+        resolve({ ...found, dataDir, shopKeys, stop });
       }
     });
   });

@@ -1,14 +1,16 @@
-//! The command line: `serve` (the default) and `keys create|list|revoke|rotate-master`.
+//! The command line (`shared/contract.md` §6): `serve` (the default), `migrate`, `openapi`,
+//! `accounts create|list` and `keys create|list|revoke|roll|rotate-master|frame-ancestors`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
-use clap::{Parser, Subcommand};
-use secrecy::ExposeSecret;
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::domain::accounts::{self, NewKey, NewKeyPair};
 use crate::startup::{open_store, Application, StartupError};
-use crate::store::KeyKind;
+use crate::store::{self, KeyKind, Store};
 use crate::vault::Vault;
 
 #[derive(Parser)]
@@ -25,8 +27,15 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API (and the demo checkout).
     Serve,
+    /// Create or upgrade the database's schema, then exit.
+    Migrate,
     /// Print the OpenAPI document of the HTTP API.
     Openapi,
+    /// Manage accounts (the tenants: each has a test and a live key pair).
+    Accounts {
+        #[command(subcommand)]
+        action: AccountsAction,
+    },
     /// Manage API keys and the master key.
     Keys {
         #[command(subcommand)]
@@ -35,14 +44,47 @@ pub enum Command {
 }
 
 #[derive(Subcommand)]
-pub enum KeysAction {
-    /// Make a new publishable/secret key pair and print it (the secret key is shown only now).
-    Create,
-    /// List keys (secret keys by their last four characters).
+pub enum AccountsAction {
+    /// Make an account with a test and a live key pair, and print them (secret keys are shown only now).
+    Create {
+        #[arg(long)]
+        name: String,
+    },
+    /// List accounts.
     List,
-    /// Revoke a key by its id (key_…).
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Mode {
+    Test,
+    Live,
+}
+
+#[derive(Subcommand)]
+pub enum KeysAction {
+    /// Make a new publishable/secret key pair for an account and mode (the secret key is shown only now).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long, value_enum)]
+        mode: Mode,
+    },
+    /// List keys (secret keys by their last four characters).
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a key by its id (key_…): it stops working at once.
     Revoke { id: String },
-    /// Add a new master key version and re-wrap every data key under it; the server keeps running.
+    /// Replace a key by a new one; the old one keeps working for the grace period (`0`, `90s`, `1h`,
+    /// `24h`, `7d`; default 24h), then is refused.
+    Roll {
+        id: String,
+        #[arg(long, default_value = "24h")]
+        grace: String,
+    },
+    /// Add a new master key version and re-wrap every data key under it; running servers pick it up
+    /// within seconds.
     RotateMaster,
     /// Set who may frame a publishable key's card fields: origins (`https://shop.example`), `'self'`,
     /// `'none'`, or `*` (the default).
@@ -61,105 +103,202 @@ pub enum CliError {
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
     Io(#[from] std::io::Error),
-    #[error("no key with id {0}, or it is already revoked")]
+    #[error("{0}")]
+    Domain(String),
+    #[error("no key with id {0}")]
     NoSuchKey(String),
+    #[error("`{0}` is not a duration: give seconds, or a number with s, m, h or d (`0`, `90s`, `1h`, `7d`)")]
+    Duration(String),
     #[error(
         "`{0}` is not a frame-ancestors list: give origins like https://shop.example, 'self', 'none' or *"
     )]
     InvalidAncestors(String),
 }
 
+impl From<crate::domain::Error> for CliError {
+    fn from(e: crate::domain::Error) -> CliError {
+        CliError::Domain(e.to_wire().message)
+    }
+}
+
+/// `0`, `90`, `90s`, `15m`, `1h`, `7d` in seconds.
+pub fn parse_duration(s: &str) -> Result<i64, CliError> {
+    let s = s.trim();
+    let (number, unit) = match s.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&s[..i], &s[i..]),
+        _ => (s, "s"),
+    };
+    let n: i64 = number.parse().map_err(|_| CliError::Duration(s.to_string()))?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(CliError::Duration(s.to_string())),
+    };
+    n.checked_mul(scale).filter(|v| *v >= 0).ok_or_else(|| CliError::Duration(s.to_string()))
+}
+
 /// Re-wraps every data key under a new master key version. Answers (new version, keys re-wrapped).
-pub fn rotate_master(config: &Config) -> Result<(u32, usize), CliError> {
-    let vault = Vault::open(&config.data_dir, config.master_key.as_ref())?;
+pub async fn rotate_master(config: &Config) -> Result<(u32, usize), CliError> {
+    let vault = Arc::new(Vault::open(&config.data_dir, config.master_key.as_ref())?);
     let store = open_store(config)?;
     let version = vault.add_master_version()?;
-    let mut rewrapped = Vec::new();
-    for (id, v, wrapped) in store.wrapped_keys()? {
-        if v != version {
-            let (nv, nk) = vault.rewrap(&id, v, &wrapped)?;
-            rewrapped.push((id, nv, nk));
+    let v = vault.clone();
+    let n = store::write(&store, move |tx| {
+        let mut n = 0;
+        for (id, old, wrapped) in tx.wrapped_keys()? {
+            if old != version {
+                let (nv, nk) =
+                    v.rewrap(&id, old, &wrapped).map_err(|e| store::StoreError::Corrupt(e.to_string()))?;
+                tx.rewrap_key(&id, nv, &nk)?;
+                n += 1;
+            }
+        }
+        Ok(n)
+    })
+    .await?;
+    Ok((version, n))
+}
+
+/// Prints a line to stdout; a closed stdout (`npm start | head`, a supervisor that stopped reading) must
+/// not stop the server, so write errors are ignored.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+fn print_pair(label: &str, pair: &NewKeyPair) {
+    say!("  {label} publishable key: {}", accounts::reveal(&pair.publishable));
+    say!(
+        "  {label} secret key:      {}   (shown once: keep it on your server)",
+        accounts::reveal(&pair.secret)
+    );
+}
+
+fn print_key(k: &NewKey) {
+    let kind = if k.kind == KeyKind::Secret { "secret key:     " } else { "publishable key:" };
+    let note = if k.kind == KeyKind::Secret { "   (shown once: keep it on your server)" } else { "" };
+    say!("  {kind} {}{note}", accounts::reveal(k));
+}
+
+async fn serve(config: Config) -> Result<(), CliError> {
+    crate::telemetry::init();
+    let app = Application::build(config).await?;
+    say!("cardtoken API listening on {}", app.api_base());
+    if let Some(url) = app.demo_url() {
+        say!("demo checkout on {url}");
+    }
+    say!("monitoring dashboard on {}/dashboard (sign in with a secret key)", app.api_base());
+    if let Some(first) = &app.first_account {
+        say!("first start: account {} was created with a test key pair", first.account.id);
+        say!("  publishable key: {}", accounts::reveal(&first.test.publishable));
+        say!(
+            "  secret key:      {}   (shown once: keep it on your server)",
+            accounts::reveal(&first.test.secret)
+        );
+        say!("  (its live keys: `cardtoken-server keys create --account {} --mode live`)", first.account.id);
+    } else {
+        say!(
+            "  (secret keys are shown only when made: `cardtoken-server keys create --account ID --mode test` makes a new pair)"
+        );
+    }
+    app.run_until_stopped().await?;
+    Ok(())
+}
+
+async fn keys(store: &Arc<dyn Store>, config: &Config, action: KeysAction) -> Result<(), CliError> {
+    let now = SystemClock.now();
+    match action {
+        KeysAction::Create { account, mode } => {
+            let pair = accounts::create_pair(store, &account, matches!(mode, Mode::Live), now).await?;
+            say!("created {} and {}", pair.publishable.id, pair.secret.id);
+            print_pair(if matches!(mode, Mode::Live) { "live" } else { "test" }, &pair);
+        }
+        KeysAction::List { account } => {
+            let keys = store::read(store, move |tx| tx.list_keys(account.as_deref())).await?;
+            for k in keys {
+                say!("{}", accounts::describe(&k, now));
+            }
+        }
+        KeysAction::Revoke { id } => {
+            accounts::revoke_key(store, &id, now).await?;
+            say!("revoked {id}");
+        }
+        KeysAction::Roll { id, grace } => {
+            let grace = parse_duration(&grace)?;
+            let new = accounts::roll_key(store, &id, grace, now).await?;
+            say!("rolled {id}: it stops working in {grace} s; its replacement is {}", new.id);
+            print_key(&new);
+        }
+        KeysAction::FrameAncestors { id, origins } => {
+            let value = origins.join(" ");
+            if !crate::http::routes::elements::valid_ancestors(&value) {
+                return Err(CliError::InvalidAncestors(value));
+            }
+            let (key, v) = (id.clone(), value.clone());
+            if !store::write(store, move |tx| tx.set_frame_ancestors(&key, Some(&v))).await? {
+                return Err(CliError::NoSuchKey(id));
+            }
+            say!("{id}'s card fields may be framed by: {value}");
+        }
+        KeysAction::RotateMaster => {
+            let (version, n) = rotate_master(config).await?;
+            say!("master key version {version} is current; {n} data keys re-wrapped under it");
         }
     }
-    store.rewrap_keys(&rewrapped)?;
-    Ok((version, rewrapped.len()))
-}
-
-fn config_for_listing(app: &Application) -> Config {
-    (*app.state().config).clone()
-}
-
-fn print_pair(pair: &crate::keys::NewKeyPair) {
-    println!("  publishable key: {}", pair.publishable);
-    println!("  secret key:      {}   (shown once: keep it on your server)", pair.secret.expose_secret());
+    Ok(())
 }
 
 pub async fn run(cli: Cli) -> Result<(), CliError> {
     if let Some(Command::Openapi) = cli.command {
-        println!("{}", crate::openapi::json());
+        say!("{}", crate::http::openapi::json());
         return Ok(());
     }
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Openapi => {}
-        Command::Serve => {
-            crate::telemetry::init();
-            let app = Application::build(config).await?;
-            println!("cardtoken API listening on {}", app.api_base());
-            if let Some(url) = app.demo_url() {
-                println!("demo checkout on {url}");
-            }
-            println!("monitoring dashboard on {}/dashboard (sign in with a secret key)", app.api_base());
-            if let Some(pair) = &app.first_run_keys {
-                println!("first start: a key pair was created");
-                print_pair(pair);
-            } else {
-                let keys = open_store(&config_for_listing(&app))?.list_keys()?;
-                for k in keys.iter().filter(|k| k.kind == KeyKind::Publishable && k.revoked.is_none()) {
-                    println!("  publishable key: {}", k.hint);
+        Command::Serve => serve(config).await?,
+        Command::Migrate => {
+            let store = open_store(&config)?;
+            store.ready()?;
+            say!("the {} database is migrated", store.backend());
+        }
+        Command::Accounts { action } => {
+            let store = open_store(&config)?;
+            match action {
+                AccountsAction::Create { name } => {
+                    let made = accounts::create_account(&store, &name, SystemClock.now()).await?;
+                    say!("created account {} ({})", made.account.id, made.account.name);
+                    print_pair("test", &made.test);
+                    print_pair("live", &made.live);
                 }
-                println!("  (secret keys are shown only when made: `cardtoken-server keys create` makes a new pair)");
+                AccountsAction::List => {
+                    for a in store::read(&store, |tx| tx.list_accounts()).await? {
+                        say!("{}  {}  created {}", a.id, a.name, a.created);
+                    }
+                }
             }
-            app.run_until_stopped().await?;
         }
         Command::Keys { action } => {
             let store = open_store(&config)?;
-            let now = SystemClock.now();
-            match action {
-                KeysAction::Create => {
-                    let pair = crate::keys::create_pair(store.as_ref(), now, !config.test_mode)?;
-                    println!("created {} and {}", pair.publishable_id, pair.secret_id);
-                    print_pair(&pair);
-                }
-                KeysAction::List => {
-                    for k in store.list_keys()? {
-                        let kind = if k.kind == KeyKind::Secret { "secret" } else { "publishable" };
-                        let state = if k.revoked.is_some() { "revoked" } else { "active" };
-                        println!("{}  {kind:<11}  {state:<7}  {}", k.id, k.hint);
-                    }
-                }
-                KeysAction::Revoke { id } => {
-                    if !store.revoke_key(&id, now)? {
-                        return Err(CliError::NoSuchKey(id));
-                    }
-                    println!("revoked {id}");
-                }
-                KeysAction::FrameAncestors { id, origins } => {
-                    let value = origins.join(" ");
-                    if !crate::routes::elements::valid_ancestors(&value) {
-                        return Err(CliError::InvalidAncestors(value));
-                    }
-                    if !store.set_frame_ancestors(&id, Some(&value))? {
-                        return Err(CliError::NoSuchKey(id));
-                    }
-                    println!("{id}'s card fields may be framed by: {value}");
-                }
-                KeysAction::RotateMaster => {
-                    let (version, n) = rotate_master(&config)?;
-                    println!("master key version {version} is current; {n} data keys re-wrapped under it");
-                }
-            }
+            keys(&store, &config, action).await?;
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn grace_periods_parse() {
+        for (s, v) in [("0", 0), ("90", 90), ("90s", 90), ("15m", 900), ("1h", 3600), ("7d", 604_800)] {
+            assert_eq!(super::parse_duration(s).unwrap(), v, "{s}");
+        }
+        for bad in ["", "h", "1w", "-1h", "1.5h"] {
+            assert!(super::parse_duration(bad).is_err(), "{bad}");
+        }
+    }
 }

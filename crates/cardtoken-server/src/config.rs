@@ -1,7 +1,7 @@
 //! Configuration: defaults, then a TOML file (`--config` or `CARDTOKEN_CONFIG`), then `CARDTOKEN_*`
 //! environment variables. The master key is a secret: `Debug` shows it redacted, nothing prints it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use secrecy::SecretString;
@@ -41,10 +41,75 @@ pub struct Config {
     pub monitor_resolution_secs: i64,
     /// Where the dashboard's charting library (uPlot) is (default `node_modules/uplot/dist`).
     pub dashboard_assets_dir: std::path::PathBuf,
-    /// Tokenizations per publishable key per minute, the card-testing defence (default 120).
-    pub token_rate_per_minute: u32,
-    /// Test mode: keys are `pk_test_`/`sk_test_` (the only mode so far).
-    pub test_mode: bool,
+    /// The card-testing defence (token buckets on tokenization): per publishable key, a ceiling shared by
+    /// every instance (default 6000 a minute; `CARDTOKEN_RATE_KEY_PER_MINUTE`, formerly
+    /// `CARDTOKEN_TOKEN_RATE_PER_MINUTE`)…
+    pub rate_key_per_minute: u32,
+    /// …per client address (default 30 a minute, `CARDTOKEN_RATE_CLIENT_PER_MINUTE`)…
+    pub rate_client_per_minute: u32,
+    /// …per card, by fingerprint (default 20 an hour, `CARDTOKEN_RATE_CARD_PER_HOUR`)…
+    pub rate_card_per_hour: u32,
+    /// …where a refused card costs this many accepted ones (default 3, `CARDTOKEN_RATE_FAILURE_COST`).
+    pub rate_failure_cost: f64,
+    /// Proxies whose `X-Forwarded-For` is believed (CIDRs, `CARDTOKEN_TRUSTED_PROXIES=10.0.0.0/8,::1/128`);
+    /// default none: the client address is the connection's.
+    pub trusted_proxies: Vec<Cidr>,
+    /// How long an unused token's encrypted card data is kept after it expired, in seconds (default a day);
+    /// its brand, last four and fingerprint stay.
+    pub unused_card_retention_secs: i64,
+}
+
+/// An address block, `10.0.0.0/8` or `2001:db8::/32` (a bare address is a block of one).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cidr {
+    pub addr: IpAddr,
+    pub prefix: u8,
+}
+
+impl Cidr {
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let bits = |a: IpAddr| -> (u128, u8) {
+            match a {
+                IpAddr::V4(v4) => (u128::from(u32::from(v4)) << 96, 32),
+                IpAddr::V6(v6) => (u128::from(v6), 128),
+            }
+        };
+        let ip = match (self.addr, ip) {
+            (IpAddr::V4(_), IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => return false,
+            },
+            (IpAddr::V6(_), IpAddr::V4(_)) => return false,
+            _ => ip,
+        };
+        let ((a, width), (b, _)) = (bits(self.addr), bits(ip));
+        let prefix = u32::from(self.prefix.min(width));
+        if prefix == 0 {
+            return true;
+        }
+        let mask = u128::MAX << (128 - prefix);
+        (a & mask) == (b & mask)
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Cidr, String> {
+        let (addr, prefix) = match s.trim().split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s.trim(), None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| format!("`{s}` is not an address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => {
+                p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| format!("`{s}`: bad prefix"))?
+            }
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,6 +126,12 @@ struct FileConfig {
     token_ttl_secs: Option<i64>,
     sweep_interval_secs: Option<u64>,
     token_rate_per_minute: Option<u32>,
+    rate_key_per_minute: Option<u32>,
+    rate_client_per_minute: Option<u32>,
+    rate_card_per_hour: Option<u32>,
+    rate_failure_cost: Option<f64>,
+    trusted_proxies: Option<Vec<String>>,
+    unused_card_retention_secs: Option<i64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,13 +158,17 @@ impl Default for Config {
             public_url: None,
             token_ttl_secs: 15 * 60,
             sweep_interval_secs: 30,
-            token_rate_per_minute: 120,
+            rate_key_per_minute: 6000,
+            rate_client_per_minute: 30,
+            rate_card_per_hour: 20,
+            rate_failure_cost: 3.0,
+            trusted_proxies: Vec::new(),
+            unused_card_retention_secs: 24 * 60 * 60,
             webhook_retry_secs: vec![5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
             async_delay_secs: 5,
             allow_private_webhooks: true,
             monitor_resolution_secs: 10,
             dashboard_assets_dir: PathBuf::from("node_modules/uplot/dist"),
-            test_mode: true,
         }
     }
 }
@@ -158,8 +233,27 @@ impl Config {
         if let Some(v) = fc.sweep_interval_secs {
             c.sweep_interval_secs = v;
         }
-        if let Some(v) = fc.token_rate_per_minute {
-            c.token_rate_per_minute = v;
+        if let Some(v) = fc.token_rate_per_minute.or(fc.rate_key_per_minute) {
+            c.rate_key_per_minute = v;
+        }
+        if let Some(v) = fc.rate_client_per_minute {
+            c.rate_client_per_minute = v;
+        }
+        if let Some(v) = fc.rate_card_per_hour {
+            c.rate_card_per_hour = v;
+        }
+        if let Some(v) = fc.rate_failure_cost {
+            c.rate_failure_cost = v;
+        }
+        if let Some(v) = fc.trusted_proxies {
+            c.trusted_proxies = v
+                .iter()
+                .map(|p| p.parse())
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigError::Env("trusted_proxies", e))?;
+        }
+        if let Some(v) = fc.unused_card_retention_secs {
+            c.unused_card_retention_secs = v;
         }
 
         if let Some(v) = parse_env("CARDTOKEN_LISTEN")? {
@@ -193,7 +287,30 @@ impl Config {
             c.sweep_interval_secs = v;
         }
         if let Some(v) = parse_env("CARDTOKEN_TOKEN_RATE_PER_MINUTE")? {
-            c.token_rate_per_minute = v;
+            c.rate_key_per_minute = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_RATE_KEY_PER_MINUTE")? {
+            c.rate_key_per_minute = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_RATE_CLIENT_PER_MINUTE")? {
+            c.rate_client_per_minute = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_RATE_CARD_PER_HOUR")? {
+            c.rate_card_per_hour = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_RATE_FAILURE_COST")? {
+            c.rate_failure_cost = v;
+        }
+        if let Some(v) = env("CARDTOKEN_TRUSTED_PROXIES") {
+            c.trusted_proxies = v
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map_err(|e| ConfigError::Env("CARDTOKEN_TRUSTED_PROXIES", e))?;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_UNUSED_CARD_RETENTION_SECS")? {
+            c.unused_card_retention_secs = v;
         }
         if let Some(v) = env("CARDTOKEN_WEBHOOK_RETRY_SECS") {
             c.webhook_retry_secs = v
@@ -220,18 +337,22 @@ impl Config {
         Ok(c)
     }
 
-    /// A configuration for tests: everything under `data_dir`, ports chosen by the OS, no demo.
+    /// A configuration for tests: everything under `data_dir`, ports chosen by the OS, no demo, and
+    /// rate limits out of the way (the tests of the limits set their own).
     pub fn for_tests(data_dir: &Path) -> Config {
         Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             demo_listen: None,
             data_dir: data_dir.to_path_buf(),
             database_url: sqlite_url(data_dir),
+            rate_key_per_minute: 1_000_000,
+            rate_client_per_minute: 1_000_000,
+            rate_card_per_hour: 1_000_000,
             ..Config::default()
         }
     }
 
-    /// The SQLite file the database URL names.
+    /// The SQLite file the database URL names (`sqlite://path`).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.database_url.strip_prefix("sqlite://").map(PathBuf::from)
     }

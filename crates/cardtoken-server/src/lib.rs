@@ -1,23 +1,19 @@
-//! The cardtoken payment server: the tokenization endpoint, the encrypted vault and API keys.
-//! See `ARCHITECTURE.md` at the repository root.
+//! The cardtoken payment server: accounts and keys, the tokenization endpoint, the encrypted vault,
+//! payments and refunds, webhooks, monitoring. See `ARCHITECTURE.md` at the repository root.
+//!
+//! Dependencies point one way: `http` (axum) and `workers` call `domain`; `domain` calls `store`'s
+//! traits; the backends under `store` are the only code that names a database library, and `startup`
+//! the only code that picks one.
 
-pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
-pub mod error;
-pub mod events;
-pub mod idempotency;
+pub mod demo;
+pub mod domain;
+pub mod http;
 pub mod ids;
-pub mod keys;
-pub mod monitoring;
-pub mod openapi;
-pub mod payments;
-pub mod ratelimit;
-pub mod routes;
 pub mod startup;
-pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod vault;
-pub mod webhooks;
+pub mod workers;

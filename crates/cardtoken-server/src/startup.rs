@@ -1,31 +1,27 @@
-//! Building and running the server: `Application::build` opens storage and the vault and binds the
-//! ports (0 in tests); `run_until_stopped` serves the API, the demo and the CVC sweeper until a signal.
+//! Building and running the server: `Application::build` opens storage and the vault, makes the first
+//! account on a new database, and binds the ports (0 in tests); `run_until_stopped` serves the API and
+//! the demo and runs the workers until a signal, then stops gracefully: `/readyz` turns 503, requests in
+//! flight finish, workers finish their deliveries and release their leases.
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
-use axum::http::{header, HeaderName, Method};
-use axum::routing::{get, post};
-use axum::Router;
 use tokio::net::TcpListener;
-use tower_http::cors::{Any, CorsLayer};
-use tower_http::trace::TraceLayer;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::keys::{self, NewKeyPair};
-use crate::payments::processor::{Processor, TestCards};
-use crate::routes::{demo, payments, threeds, tokens, webhooks};
-use crate::state::AppState;
-use crate::store::{SqliteStore, Store};
+use crate::demo::{self, shop, DemoState};
+use crate::domain::accounts::{self, NewAccount};
+use crate::domain::idempotency::{self, InFlight};
+use crate::domain::monitoring::Monitor;
+use crate::domain::payments::processor::{Processor, TestCards};
+use crate::domain::{ratelimit, Processors, Services};
+use crate::http::{self, AppState};
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
 use crate::vault::Vault;
-
-/// The largest request body accepted.
-pub const BODY_LIMIT: usize = 1024 * 1024;
+use crate::workers::Workers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -33,44 +29,40 @@ pub enum StartupError {
     Vault(#[from] crate::vault::VaultError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error("{0}")]
+    Domain(String),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
-    #[error("unsupported database URL (use sqlite://path): PostgreSQL support is not built yet")]
+    #[error("unsupported database URL: use sqlite://path or postgres://…")]
     DatabaseUrl,
 }
 
-pub struct Application {
-    api: TcpListener,
-    demo: Option<TcpListener>,
-    state: AppState,
-    api_base: String,
-    /// The key pair made on first start, to print once.
-    pub first_run_keys: Option<NewKeyPair>,
-}
-
-/// Opens the store a database URL names.
+/// Opens the store a database URL names (and runs its migrations).
 pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    let path = config.sqlite_path().ok_or(StartupError::DatabaseUrl)?;
-    Ok(Arc::new(SqliteStore::open(&path)?))
+    if let Some(path) = config.sqlite_path() {
+        return Ok(Arc::new(SqliteStore::open(&path)?));
+    }
+    Err(StartupError::DatabaseUrl)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
     TcpListener::bind(addr).await.map_err(|e| StartupError::Bind(addr, e))
 }
 
+pub struct Application {
+    api: TcpListener,
+    demo: Option<TcpListener>,
+    state: AppState,
+    /// The account made on the first start, with its keys, to print once.
+    pub first_account: Option<NewAccount>,
+}
+
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartupError> {
-        Application::build_with_clock(config, Arc::new(SystemClock)).await
+        Application::build_with(config, Arc::new(SystemClock), Arc::new(TestCards)).await
     }
 
-    pub async fn build_with_clock(
-        config: Config,
-        clock: Arc<dyn Clock>,
-    ) -> Result<Application, StartupError> {
-        Application::build_with(config, clock, Arc::new(TestCards)).await
-    }
-
-    /// Builds with a given clock and processor (tests use both).
+    /// Builds with a given clock and test-mode processor (tests use both).
     pub async fn build_with(
         config: Config,
         clock: Arc<dyn Clock>,
@@ -80,15 +72,9 @@ impl Application {
             .map_err(|e| crate::store::StoreError::Open(e.to_string()))?;
         let vault = Arc::new(Vault::open(&config.data_dir, config.master_key.as_ref())?);
         let store = open_store(&config)?;
-        let released = store.idempotency_release_unfinished()?;
-        if released > 0 {
-            tracing::warn!(released, "released idempotency keys of requests cut short by a stop");
-        }
-        let first_run_keys = if store.list_keys()?.is_empty() {
-            Some(keys::create_pair(store.as_ref(), clock.now(), !config.test_mode)?)
-        } else {
-            None
-        };
+        let first_account = accounts::ensure_first_account(&store, clock.now())
+            .await
+            .map_err(|e| StartupError::Domain(e.to_string()))?;
         let api = bind(config.listen).await?;
         let demo = match config.demo_listen {
             Some(addr) => Some(bind(addr).await?),
@@ -96,17 +82,27 @@ impl Application {
         };
         let api_addr = api.local_addr().map_err(|e| StartupError::Bind(config.listen, e))?;
         let api_base = config.public_url.clone().unwrap_or_else(|| format!("http://{api_addr}"));
-        let state = AppState {
+        let instance = crate::ids::new_id("inst").map_err(|e| StartupError::Domain(e.to_string()))?;
+        let shared = store.backend() != "sqlite";
+        let services = Services {
+            limits: ratelimit::Limits::new(&config, shared),
+            monitor: Arc::new(Monitor::new(config.monitor_resolution_secs, &instance)),
+            in_flight: InFlight::default(),
             store,
             vault,
             clock,
-            token_limiter: Arc::new(crate::ratelimit::RateLimiter::new(config.token_rate_per_minute)),
-            monitor: Arc::new(crate::monitoring::Monitor::new(config.monitor_resolution_secs)),
+            processors: Processors { test: processor, live: None },
+            api_base,
+            instance,
+            failpoints: Default::default(),
             config: Arc::new(config),
-            processor,
-            api_base: api_base.as_str().into(),
         };
-        Ok(Application { api, demo, state, api_base, first_run_keys })
+        let rekeyed =
+            idempotency::rekey_legacy(&services).await.map_err(|e| StartupError::Domain(e.to_string()))?;
+        if rekeyed > 0 {
+            tracing::info!(rekeyed, "idempotency records of the previous release re-keyed");
+        }
+        Ok(Application { api, demo, state: AppState::new(Arc::new(services)), first_account })
     }
 
     pub fn api_addr(&self) -> SocketAddr {
@@ -124,160 +120,75 @@ impl Application {
     }
 
     pub fn api_base(&self) -> &str {
-        &self.api_base
+        &self.state.api_base
     }
 
     pub fn state(&self) -> AppState {
         self.state.clone()
     }
 
+    pub fn services(&self) -> Arc<Services> {
+        self.state.services().clone()
+    }
+
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.run_with_shutdown(shutdown_signal()).await
     }
 
-    /// Serves until `signal` resolves, then finishes the requests in flight.
+    /// Serves until `signal` resolves, then stops gracefully.
     pub async fn run_with_shutdown(
         self,
         signal: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let state = self.state.clone();
         tokio::spawn(async move {
             signal.await;
+            state.begin_stopping();
             let _ = stop_tx.send(true);
         });
         let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|stop| *stop).await;
         };
-
-        let sweeper = tokio::spawn(sweep_forever(self.state.clone()));
-        let worker = tokio::spawn(crate::webhooks::run(self.state.clone()));
-        let watcher = tokio::spawn(watch_forever(self.state.clone()));
-        let api = axum::serve(self.api, api_router(self.state.clone()))
-            .with_graceful_shutdown(stopped(stop_rx.clone()));
-        let result = match self.demo {
-            Some(listener) => {
-                let merchant = crate::routes::shop::Merchant::load_or_create(
-                    &self.state.config.data_dir,
-                    self.state.store.as_ref(),
-                    self.state.clock.now(),
-                )
-                .map_err(|e| tracing::error!(error = %e, "the demo shop's keys could not be made"))
-                .ok();
-                if let (Some(m), Ok(addr)) = (merchant.clone(), listener.local_addr()) {
-                    let (api_base, url) =
-                        (self.api_base.clone(), format!("http://localhost:{}/shop/webhooks", addr.port()));
+        let svc = self.state.services().clone();
+        let demo_url = self.demo_url();
+        let workers = Workers::start(svc.clone());
+        let app = http::api_router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let api = axum::serve(self.api, app).with_graceful_shutdown(stopped(stop_rx.clone()));
+        let result = match (self.demo, demo_url) {
+            (Some(listener), Some(origin)) => {
+                let merchant = shop::Merchant::load_or_create(&svc.config.data_dir, &svc.store, svc.now())
+                    .await
+                    .map_err(|e| tracing::error!(error = %e, "the demo shop's keys could not be made"))
+                    .ok();
+                if let Some(m) = merchant.clone() {
+                    let (api_base, url) = (svc.api_base.clone(), format!("{origin}/shop/webhooks"));
                     tokio::spawn(async move {
                         if let Err(e) = m.register_receiver(&api_base, &url).await {
                             tracing::warn!(error = %e, "the demo shop could not register its webhook receiver");
                         }
                     });
                 }
-                let demo_state =
-                    demo::DemoState { app: self.state.clone(), api_base: self.api_base.clone(), merchant };
+                let demo_state = DemoState {
+                    shop: shop::ShopState {
+                        merchant,
+                        api_base: svc.api_base.clone(),
+                        origin,
+                        clock: svc.clock.clone(),
+                    },
+                    www_dir: svc.config.www_dir.clone(),
+                    pkg_dir: svc.config.pkg_dir.clone(),
+                };
                 let demo =
                     axum::serve(listener, demo::router(demo_state)).with_graceful_shutdown(stopped(stop_rx));
                 let (a, d) = tokio::join!(api, demo);
                 a.and(d)
             }
-            None => api.await,
+            _ => api.await,
         };
-        sweeper.abort();
-        worker.abort();
-        watcher.abort();
+        workers.stop().await;
         result
     }
-}
-
-/// Erases the CVCs of expired tokens every `sweep_interval_secs`.
-async fn sweep_forever(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(state.config.sweep_interval_secs.max(1)));
-    loop {
-        tick.tick().await;
-        if let Err(e) = sweep(&state).await {
-            tracing::error!(error = %e, "erasing expired CVCs failed");
-        }
-    }
-}
-
-/// Evaluates the alerts once per monitoring bucket.
-async fn watch_forever(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(state.monitor.resolution().max(1) as u64));
-    loop {
-        tick.tick().await;
-        if let Err(e) = crate::monitoring::evaluate_and_emit(&state).await {
-            tracing::error!(error = %e, "evaluating alerts failed");
-        }
-    }
-}
-
-/// Erases the CVCs of expired tokens now; answers how many.
-pub async fn sweep(state: &AppState) -> Result<usize, ApiError> {
-    let now = state.clock.now();
-    let n = state.db(move |s| s.erase_expired_cvcs(now)).await?;
-    if n > 0 {
-        tracing::info!(erased = n, "erased the CVCs of expired tokens");
-    }
-    Ok(n)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound { message: "Unrecognized request URL or method.".to_string() }
-}
-
-pub fn api_router(state: AppState) -> Router {
-    // Browsers call these from any merchant origin: tokenization, and reading a payment with its client
-    // secret (3-D Secure). An OPTIONS route gives the layer a preflight to answer (it replies first).
-    let cors = |method: Method| {
-        CorsLayer::new()
-            .allow_origin(Any)
-            .allow_methods([method])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("idempotency-key"),
-            ])
-            .max_age(Duration::from_secs(600))
-    };
-    let preflight = || async { axum::http::StatusCode::NO_CONTENT };
-    let browser = Router::new()
-        .route("/v1/tokens", post(tokens::create).options(preflight).layer(cors(Method::POST)))
-        .route("/v1/payments/{id}", get(payments::get).options(preflight).layer(cors(Method::GET)));
-    let server = Router::new()
-        .route("/v1/tokens/{id}", get(tokens::get))
-        .route("/v1/payments", post(payments::create).get(payments::list))
-        .route("/v1/payments/{id}/capture", post(payments::capture))
-        .route("/v1/payments/{id}/cancel", post(payments::cancel))
-        .route("/v1/refunds", post(payments::refund))
-        .route("/v1/webhook_endpoints", post(webhooks::create).get(webhooks::list))
-        .route("/v1/webhook_endpoints/{id}", axum::routing::delete(webhooks::delete))
-        .route("/v1/webhook_endpoints/{id}/rotate_secret", post(webhooks::rotate_secret))
-        .route("/v1/events", get(webhooks::list_events))
-        .route("/v1/events/{id}", get(webhooks::get_event))
-        .route("/v1/events/{id}/redeliver", post(webhooks::redeliver))
-        .route("/v1/events/{id}/deliveries", get(webhooks::deliveries))
-        .route("/v1/alerts", get(crate::routes::monitoring::alerts))
-        .route("/v1/monitoring", get(crate::routes::monitoring::series));
-    let challenge = Router::new()
-        .route("/3ds/{id}", get(threeds::show).post(threeds::complete))
-        .route("/elements/card", get(crate::routes::elements::card))
-        .route("/elements/card.js", get(crate::routes::elements::script))
-        .route("/elements/card.css", get(crate::routes::elements::style))
-        .route("/elements/pkg/{file}", get(crate::routes::elements::package))
-        .route("/metrics", get(crate::routes::monitoring::metrics))
-        .route("/dashboard", get(crate::routes::monitoring::dashboard))
-        .route("/dashboard/{file}", get(crate::routes::monitoring::dashboard_asset))
-        .route("/openapi.json", get(crate::openapi::serve));
-    Router::new()
-        .merge(browser)
-        .merge(server)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::idempotency::layer))
-        .merge(challenge)
-        .fallback(not_found)
-        .method_not_allowed_fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::monitoring::track))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
 }
 
 async fn shutdown_signal() {

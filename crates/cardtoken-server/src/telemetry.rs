@@ -1,9 +1,28 @@
 //! Logs: `tracing` to stderr, filtered by `RUST_LOG` (default `info`). Handlers are instrumented with
-//! `skip_all`, and request logs carry method and path only: no bodies, so no card data.
+//! `skip_all`, and request spans carry the method and the path only, at every level: never the query
+//! string (a client secret travels there) nor a body.
 
+use axum::http::Request;
+use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
+use tower_http::trace::{MakeSpan, TraceLayer};
 use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// A request's span: method and path, nothing else.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PathOnly;
+
+impl<B> MakeSpan<B> for PathOnly {
+    fn make_span(&mut self, request: &Request<B>) -> tracing::Span {
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+    }
+}
+
+/// The request-logging layer of both servers.
+pub fn request_span_layer() -> TraceLayer<SharedClassifier<ServerErrorsAsFailures>, PathOnly> {
+    TraceLayer::new_for_http().make_span_with(PathOnly)
 }

@@ -1,17 +1,23 @@
 //! The vault: envelope encryption of card data (`shared/contract.md` §5).
 //!
-//! Each token gets its own 256-bit data key. The card (number and name) and, apart, the CVC are
-//! encrypted under it with AES-256-GCM; the data key is encrypted ("wrapped") under the current master
-//! key, whose version is stored beside the record. The token id is associated data everywhere, so a
-//! ciphertext moved to another row does not decrypt. Rotating the master key re-wraps data keys only.
-//! Fingerprints are HMAC-SHA256 of the number under a separate key.
+//! Each token gets its own 256-bit data key. The card (number and name) is encrypted under it with
+//! AES-256-GCM; the data key is encrypted ("wrapped") under the current master key, whose version is
+//! stored beside the record. The token id is associated data everywhere, so a ciphertext moved to another
+//! row does not decrypt. Rotating the master key re-wraps data keys only. Fingerprints are HMAC-SHA256 of
+//! the number under a separate key, and idempotency fingerprints HMAC under a key derived from it.
 //!
-//! Keys come from `CARDTOKEN_MASTER_KEY` or from `keys.json` in the data dir (created mode 0600).
+//! The CVC is not under the data key: it is encrypted under the key of its *epoch* (a minute of
+//! tokenizations), a random key stored only wrapped and only until every token of the epoch has expired,
+//! then destroyed (`TokenRepo::destroy_cvc_keys_before`). A used or expired token's CVC is then
+//! unrecoverable from anything the server keeps, even with the master key.
+//!
+//! Keys come from `CARDTOKEN_MASTER_KEY` or from `keys.json` in the data dir (created mode 0600), which
+//! every instance of a deployment shares; `reload` picks up a rotation made by another process.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -22,12 +28,12 @@ use cardtoken_types::{Brand, CardNumber, Cvc};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
+use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::ids::random_bytes;
 
-type Key = Zeroizing<[u8; 32]>;
+pub type Key = Zeroizing<[u8; 32]>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
@@ -54,7 +60,6 @@ pub struct Sealed {
     pub master_version: u32,
     pub wrapped_key: Vec<u8>,
     pub card_ct: Vec<u8>,
-    pub cvc_ct: Vec<u8>,
 }
 
 /// A card out of the vault, for the processor; never logged (its fields do not print themselves).
@@ -62,7 +67,7 @@ pub struct Sealed {
 pub struct OpenedCard {
     pub number: CardNumber,
     pub name: Option<String>,
-    /// `None` once erased.
+    /// `None` once erased (or its epoch key destroyed).
     pub cvc: Option<Cvc>,
 }
 
@@ -83,6 +88,10 @@ pub struct Vault {
     ring: RwLock<KeyRing>,
     keys_path: PathBuf,
     master_from_env: bool,
+    /// HMAC key of idempotency fingerprints, derived from the fingerprint key.
+    idempotency: Key,
+    /// CVC epoch keys unwrapped so far (each destroyed in storage once its tokens have expired).
+    cvc_keys: Mutex<HashMap<i64, Key>>,
 }
 
 fn decode_key(b64: &str) -> Option<Key> {
@@ -198,11 +207,34 @@ impl Vault {
                 write_keys_file(&keys_path, f)?;
             }
         }
+        let idempotency = derive(&fingerprint, b"cardtoken/v1/idempotency");
         Ok(Vault {
             ring: RwLock::new(KeyRing { current, master, fingerprint }),
             keys_path,
             master_from_env: from_env,
+            idempotency,
+            cvc_keys: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Re-reads the keys file (another process may have rotated the master key): a new current version
+    /// is used for sealing from now on. Answers whether the current version changed.
+    pub fn reload(&self) -> Result<bool, VaultError> {
+        if self.master_from_env {
+            return Ok(false);
+        }
+        let Some(f) = read_keys_file(&self.keys_path)? else { return Ok(false) };
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        for (v, b64) in &f.master {
+            if let Some(k) = decode_key(b64) {
+                ring.master.insert(*v, k);
+            }
+        }
+        let changed = f.current != ring.current && ring.master.contains_key(&f.current);
+        if changed {
+            ring.current = f.current;
+        }
+        Ok(changed)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, KeyRing> {
@@ -243,6 +275,7 @@ impl Vault {
         URL_SAFE_NO_PAD.encode(&mac.finalize().into_bytes()[..16])
     }
 
+    /// Seals the number and name under a new data key (the CVC goes apart: `seal_cvc`).
     pub fn seal(&self, token_id: &str, card: &CardData) -> Result<Sealed, VaultError> {
         let version = self.current_version();
         let master = self.master(version)?;
@@ -253,18 +286,16 @@ impl Vault {
         plain.push('\n');
         plain.push_str(card.name.as_deref().unwrap_or(""));
         let card_ct = encrypt(&data_key, plain.as_bytes(), &aad("card", token_id))?;
-        let cvc_ct = encrypt(&data_key, card.cvc.expose().as_bytes(), &aad("cvc", token_id))?;
-        Ok(Sealed { master_version: version, wrapped_key, card_ct, cvc_ct })
+        Ok(Sealed { master_version: version, wrapped_key, card_ct })
     }
 
+    /// The number and name of a sealed card.
     pub fn open_card(
         &self,
         token_id: &str,
         master_version: u32,
         wrapped_key: &[u8],
         card_ct: &[u8],
-        cvc_ct: Option<&[u8]>,
-        brand: Option<Brand>,
     ) -> Result<OpenedCard, VaultError> {
         let master = self.master(master_version)?;
         let data_key = decrypt(&master, wrapped_key, &aad("dek", token_id))?;
@@ -274,15 +305,77 @@ impl Vault {
         let text = std::str::from_utf8(&plain).map_err(|_| VaultError::Corrupt)?;
         let (digits, name) = text.split_once('\n').ok_or(VaultError::Corrupt)?;
         let number = CardNumber::parse(digits).map_err(|_| VaultError::Corrupt)?;
-        let cvc = match cvc_ct {
-            Some(ct) => {
-                let code = decrypt(&data_key, ct, &aad("cvc", token_id))?;
-                let code = std::str::from_utf8(&code).map_err(|_| VaultError::Corrupt)?;
-                Some(Cvc::parse(code, brand.or(Some(number.brand()))).map_err(|_| VaultError::Corrupt)?)
+        Ok(OpenedCard { number, name: (!name.is_empty()).then(|| name.to_string()), cvc: None })
+    }
+
+    /// Seals a CVC under its epoch's key.
+    pub fn seal_cvc(&self, token_id: &str, cvc: &Cvc, epoch_key: &Key) -> Result<Vec<u8>, VaultError> {
+        encrypt(epoch_key, cvc.expose().as_bytes(), &aad("cvc", token_id))
+    }
+
+    pub fn open_cvc(
+        &self,
+        token_id: &str,
+        epoch_key: &Key,
+        ct: &[u8],
+        brand: Brand,
+    ) -> Result<Cvc, VaultError> {
+        let code = decrypt(epoch_key, ct, &aad("cvc", token_id))?;
+        let code = std::str::from_utf8(&code).map_err(|_| VaultError::Corrupt)?;
+        Cvc::parse(code, Some(brand)).map_err(|_| VaultError::Corrupt)
+    }
+
+    /// A new random CVC key for `epoch`: the key, and it wrapped under the current master key.
+    pub fn new_cvc_key(&self, epoch: i64) -> Result<(Key, u32, Vec<u8>), VaultError> {
+        let version = self.current_version();
+        let key = new_key()?;
+        let wrapped = encrypt(&self.master(version)?, key.as_slice(), &aad("cvc-key", &epoch.to_string()))?;
+        Ok((key, version, wrapped))
+    }
+
+    pub fn unwrap_cvc_key(&self, epoch: i64, version: u32, wrapped: &[u8]) -> Result<Key, VaultError> {
+        let plain = decrypt(&self.master(version)?, wrapped, &aad("cvc-key", &epoch.to_string()))?;
+        Ok(Zeroizing::new(<[u8; 32]>::try_from(plain.as_slice()).map_err(|_| VaultError::Corrupt)?))
+    }
+
+    pub fn cached_cvc_key(&self, epoch: i64) -> Option<Key> {
+        self.cvc_keys.lock().unwrap_or_else(|p| p.into_inner()).get(&epoch).cloned()
+    }
+
+    pub fn cache_cvc_key(&self, epoch: i64, key: Key) {
+        self.cvc_keys.lock().unwrap_or_else(|p| p.into_inner()).insert(epoch, key);
+    }
+
+    /// Drops (and zeroes) the cached keys of epochs before `epoch`.
+    pub fn forget_cvc_keys_before(&self, epoch: i64) {
+        self.cvc_keys.lock().unwrap_or_else(|p| p.into_inner()).retain(|e, _| *e >= epoch);
+    }
+
+    /// The fingerprint an `Idempotency-Key` record keeps of its request: HMAC-SHA256, under a server key,
+    /// of SHA-256 of the method, path and body. Keyed, so a record of a body holding card data cannot be
+    /// matched against guesses without the server's key.
+    pub fn idempotency_fingerprint(&self, method: &str, path: &str, body: &[u8]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(method.as_bytes());
+        hasher.update([0]);
+        hasher.update(path.as_bytes());
+        hasher.update([0]);
+        hasher.update(body);
+        let digest = Zeroizing::new(hasher.finalize().to_vec());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(&self.idempotency_mac(&digest));
+        out
+    }
+
+    /// HMAC-SHA256 under the idempotency key.
+    pub fn idempotency_mac(&self, digest: &[u8]) -> Vec<u8> {
+        match <Hmac<Sha256> as Mac>::new_from_slice(self.idempotency.as_slice()) {
+            Ok(mut mac) => {
+                mac.update(digest);
+                mac.finalize().into_bytes().to_vec()
             }
-            None => None,
-        };
-        Ok(OpenedCard { number, name: (!name.is_empty()).then(|| name.to_string()), cvc })
+            Err(_) => Vec::new(), // a 32-byte key is always accepted
+        }
     }
 
     /// Re-wraps a data key under the current master key.
@@ -309,6 +402,16 @@ impl Vault {
         ring.current = version;
         Ok(version)
     }
+}
+
+/// A key derived from `key` for one purpose (HMAC-SHA256 of the label).
+fn derive(key: &Key, label: &[u8]) -> Key {
+    let mut out = Zeroizing::new([0u8; 32]);
+    if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice()) {
+        mac.update(label);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+    }
+    out
 }
 
 fn aad(kind: &str, token_id: &str) -> Vec<u8> {
@@ -360,18 +463,29 @@ mod tests {
     fn sealed_cards_open_only_under_their_own_token_id() {
         let dir = tempfile::tempdir().unwrap();
         let vault = Vault::open(dir.path(), None).unwrap();
-        let s = vault.seal("tok_a", &card()).unwrap();
-        let opened = vault
-            .open_card("tok_a", s.master_version, &s.wrapped_key, &s.card_ct, Some(&s.cvc_ct), None)
-            .unwrap();
+        let c = card();
+        let s = vault.seal("tok_a", &c).unwrap();
+        let opened = vault.open_card("tok_a", s.master_version, &s.wrapped_key, &s.card_ct).unwrap();
         assert_eq!(opened.number.expose_digits(), "4242424242424242");
-        assert_eq!(opened.cvc.unwrap().expose(), "123");
         assert_eq!(opened.name.as_deref(), Some("Jane"));
-        let moved = vault.open_card("tok_b", s.master_version, &s.wrapped_key, &s.card_ct, None, None);
+        let moved = vault.open_card("tok_b", s.master_version, &s.wrapped_key, &s.card_ct);
         assert!(matches!(moved, Err(VaultError::Decrypt)));
         let mut tampered = s.card_ct.clone();
         tampered[20] ^= 1;
-        assert!(vault.open_card("tok_a", s.master_version, &s.wrapped_key, &tampered, None, None).is_err());
+        assert!(vault.open_card("tok_a", s.master_version, &s.wrapped_key, &tampered).is_err());
+
+        // The CVC: under the epoch key, bound to the token id; the epoch key under the master key.
+        let (key, version, wrapped) = vault.new_cvc_key(7).unwrap();
+        let ct = vault.seal_cvc("tok_a", &c.cvc, &key).unwrap();
+        let unwrapped = vault.unwrap_cvc_key(7, version, &wrapped).unwrap();
+        assert_eq!(vault.open_cvc("tok_a", &unwrapped, &ct, Brand::Visa).unwrap().expose(), "123");
+        assert!(vault.open_cvc("tok_b", &unwrapped, &ct, Brand::Visa).is_err());
+        assert!(vault.unwrap_cvc_key(8, version, &wrapped).is_err(), "an epoch key is bound to its epoch");
+        let (other, _, _) = vault.new_cvc_key(7).unwrap();
+        assert!(
+            vault.open_cvc("tok_a", &other, &ct, Brand::Visa).is_err(),
+            "the master key alone opens nothing"
+        );
     }
 
     #[test]
@@ -405,7 +519,15 @@ mod tests {
         let (v, wrapped) = vault.rewrap("tok_a", s.master_version, &s.wrapped_key).unwrap();
         assert_eq!(v, 2);
         let reopened = Vault::open(dir.path(), None).unwrap();
-        assert!(reopened.open_card("tok_a", v, &wrapped, &s.card_ct, None, None).is_ok());
+        assert!(reopened.open_card("tok_a", v, &wrapped, &s.card_ct).is_ok());
+        // Another process rotates: a running vault sees the new version on reload.
+        let running = Vault::open(dir.path(), None).unwrap();
+        let rotator = Vault::open(dir.path(), None).unwrap();
+        assert_eq!(rotator.add_master_version().unwrap(), 3);
+        assert_eq!(running.current_version(), 2);
+        assert!(running.reload().unwrap());
+        assert_eq!(running.current_version(), 3);
+        assert!(!running.reload().unwrap());
 
         let k1 = STANDARD.encode([1u8; 32]);
         let k2 = STANDARD.encode([2u8; 32]);
@@ -414,5 +536,19 @@ mod tests {
         assert_eq!(from_env.current_version(), 2);
         assert!(matches!(from_env.add_master_version(), Err(VaultError::RotateFromEnv)));
         assert!(Vault::open(dir.path(), Some(&SecretString::from("short".to_string()))).is_err());
+    }
+
+    #[test]
+    fn idempotency_fingerprints_are_keyed_and_bind_method_path_and_body() {
+        let a = Vault::open(tempfile::tempdir().unwrap().path(), None).unwrap();
+        let b = Vault::open(tempfile::tempdir().unwrap().path(), None).unwrap();
+        let f = a.idempotency_fingerprint("POST", "/v1/tokens", b"{}");
+        assert_eq!(f, a.idempotency_fingerprint("POST", "/v1/tokens", b"{}"));
+        assert_ne!(f, b.idempotency_fingerprint("POST", "/v1/tokens", b"{}"), "keyed per deployment");
+        assert_ne!(f, a.idempotency_fingerprint("POST", "/v1/refunds", b"{}"));
+        assert_ne!(f, a.idempotency_fingerprint("POST", "/v1/tokens", b"{ }"));
+        let plain: [u8; 32] = Sha256::digest(b"POST\0/v1/tokens\0{}").into();
+        assert_ne!(f, plain);
+        assert_eq!(f.to_vec(), a.idempotency_mac(&plain), "the keyed MAC of the request's digest");
     }
 }

@@ -190,6 +190,9 @@ pub struct Payment {
     #[serde(default)]
     pub description: Option<String>,
     pub created: i64,
+    /// Made with a live key (`false`: test mode).
+    #[serde(default)]
+    pub livemode: bool,
     pub metadata: std::collections::BTreeMap<String, String>,
 }
 
@@ -215,6 +218,28 @@ pub struct Refund {
     pub currency: String,
     pub status: RefundStatus,
     pub created: i64,
+    #[serde(default)]
+    pub livemode: bool,
+}
+
+/// A webhook endpoint. `secret` appears only when it is made or rotated.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WebhookEndpoint {
+    /// `we_…`
+    pub id: String,
+    /// Always `"webhook_endpoint"`.
+    pub object: String,
+    pub url: String,
+    /// Event types, or `["*"]`.
+    pub events: Vec<String>,
+    /// `enabled`, or `disabled` (after a 410).
+    pub status: String,
+    pub created: i64,
+    #[serde(default)]
+    pub livemode: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
 }
 
 /// A page of a list, newest first.

@@ -4,9 +4,11 @@ use std::sync::{Arc, Mutex, Once};
 
 use cardtoken_server::clock::{Clock, ManualClock, SystemClock};
 use cardtoken_server::config::Config;
-use cardtoken_server::payments::processor::TestCards;
+use cardtoken_server::domain::accounts::{self, NewAccount};
+use cardtoken_server::domain::payments::processor::{Processor, TestCards};
+use cardtoken_server::domain::Services;
 use cardtoken_server::startup::Application;
-use cardtoken_server::state::AppState;
+use cardtoken_server::store::{self, Tx};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
@@ -42,10 +44,14 @@ fn capture_logs() {
 pub struct TestApp {
     pub base: String,
     pub client: reqwest::Client,
+    /// The first account's test keys.
     pub pk: String,
     pub sk: String,
+    /// The first account's live keys (on a fresh data dir).
+    pub live: Option<(String, String)>,
+    pub account: String,
     pub clock: Arc<ManualClock>,
-    pub state: AppState,
+    pub svc: Arc<Services>,
     pub config: Config,
     pub dir: PathBuf,
     _tmp: Option<tempfile::TempDir>,
@@ -68,7 +74,16 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let dir = tmp.path().to_path_buf();
     let mut config = Config::for_tests(&dir);
     tweak(&mut config);
-    let mut app = spawn_configured(config, None, false).await;
+    let mut app = spawn_configured(config, None, false, Arc::new(TestCards)).await;
+    app._tmp = Some(tmp);
+    app
+}
+
+/// A server on a fresh data dir whose test-mode processor is `processor`.
+pub async fn spawn_app_with_processor(processor: Arc<dyn Processor>) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = Config::for_tests(tmp.path());
+    let mut app = spawn_configured(config, None, false, processor).await;
     app._tmp = Some(tmp);
     app
 }
@@ -80,33 +95,43 @@ pub async fn spawn_app_realtime(tweak: impl FnOnce(&mut Config)) -> TestApp {
     config.webhook_retry_secs = vec![1, 1, 1, 1, 1, 1];
     config.async_delay_secs = 1;
     tweak(&mut config);
-    let mut app = spawn_configured(config, None, true).await;
+    let mut app = spawn_configured(config, None, true, Arc::new(TestCards)).await;
     app._tmp = Some(tmp);
     app
 }
 
 /// A server on `dir`; `keys` are the keys of an earlier start on it.
 pub async fn spawn_app_in(dir: &Path, keys: Option<(String, String)>) -> TestApp {
-    spawn_configured(Config::for_tests(dir), keys, false).await
+    spawn_configured(Config::for_tests(dir), keys, false, Arc::new(TestCards)).await
 }
 
 /// `realtime`: the server runs on the system clock (`TestApp::clock` then moves nothing).
-async fn spawn_configured(config: Config, keys: Option<(String, String)>, realtime: bool) -> TestApp {
+pub async fn spawn_configured(
+    config: Config,
+    keys: Option<(String, String)>,
+    realtime: bool,
+    processor: Arc<dyn Processor>,
+) -> TestApp {
     capture_logs();
     let dir = config.data_dir.clone();
     let clock = Arc::new(ManualClock::new(NOW));
     let server_clock: Arc<dyn Clock> = if realtime { Arc::new(SystemClock) } else { clock.clone() };
-    let app = Application::build_with(config.clone(), server_clock, Arc::new(TestCards)).await.unwrap();
-    let (pk, sk) = match (&app.first_run_keys, keys) {
-        (Some(pair), _) => {
-            use secrecy::ExposeSecret;
-            (pair.publishable.clone(), pair.secret.expose_secret().to_string())
-        }
-        (None, Some(keys)) => keys,
+    let app = Application::build_with(config.clone(), server_clock, processor).await.unwrap();
+    let svc = app.services();
+    let (pk, sk, live) = match (&app.first_account, keys) {
+        (Some(first), _) => (
+            accounts::reveal(&first.test.publishable).to_string(),
+            accounts::reveal(&first.test.secret).to_string(),
+            Some((
+                accounts::reveal(&first.live.publishable).to_string(),
+                accounts::reveal(&first.live.secret).to_string(),
+            )),
+        ),
+        (None, Some((pk, sk))) => (pk, sk, None),
         (None, None) => panic!("no keys: pass the first start's keys"),
     };
+    let account = accounts::lookup(&svc, &pk).await.unwrap().expect("the test key is stored").account_id;
     let base = app.api_base().to_string();
-    let state = app.state();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let handle = tokio::spawn(app.run_with_shutdown(async {
         let _ = rx.await;
@@ -116,8 +141,10 @@ async fn spawn_configured(config: Config, keys: Option<(String, String)>, realti
         client: reqwest::Client::new(),
         pk,
         sk,
+        live,
+        account,
         clock,
-        state,
+        svc,
         config,
         dir,
         _tmp: None,
@@ -127,6 +154,24 @@ async fn spawn_configured(config: Config, keys: Option<(String, String)>, realti
 }
 
 impl TestApp {
+    /// Reads storage directly.
+    pub async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut dyn Tx) -> store::Result<T> + Send + 'static,
+    ) -> T {
+        store::read(&self.svc.store, f).await.unwrap()
+    }
+
+    /// Another account on this server, with its keys.
+    pub async fn new_account(&self, name: &str) -> NewAccount {
+        accounts::create_account(&self.svc.store, name, self.clock.now()).await.unwrap()
+    }
+
+    /// The first account's live keys.
+    pub fn live_keys(&self) -> (String, String) {
+        self.live.clone().expect("a fresh data dir has live keys")
+    }
+
     /// Stops the server and waits until it has finished; the data dir stays.
     pub async fn stop(mut self) -> (PathBuf, (String, String), Option<tempfile::TempDir>) {
         if let Some(tx) = self.stop.take() {
@@ -202,10 +247,20 @@ impl TestApp {
 
     /// Pays `amount` JPY with a fresh token for `number`.
     pub async fn pay(&self, number: &str, amount: u64, capture: bool) -> Response {
-        let token = self.token_for(number).await;
-        self.post(
+        self.pay_with(&self.pk, &self.sk, number, amount, capture).await
+    }
+
+    /// Pays with another key pair (another account or mode).
+    pub async fn pay_with(&self, pk: &str, sk: &str, number: &str, amount: u64, capture: bool) -> Response {
+        let cvc = if number.starts_with("34") || number.starts_with("37") { "1234" } else { "123" };
+        let (status, token, text) = self.tokenize(pk, card(number, cvc)).await;
+        assert_eq!(status, StatusCode::OK, "{text}");
+        self.call(
+            reqwest::Method::POST,
             "/v1/payments",
-            json!({"amount": amount, "currency": "jpy", "token": token, "capture": capture}),
+            Some(sk),
+            Some(json!({"amount": amount, "currency": "jpy", "token": token["id"], "capture": capture})),
+            None,
         )
         .await
     }
@@ -270,4 +325,46 @@ pub async fn eventually<F: Fn() -> bool>(what: &str, check: F) {
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// What the processor was asked: each authorization's card (last four) and whether a CVC came with it.
+#[derive(Default)]
+pub struct Recorder {
+    pub seen: Mutex<Vec<(String, Option<String>)>>,
+}
+
+impl Processor for Recorder {
+    fn authorize(
+        &self,
+        request: &cardtoken_server::domain::payments::processor::AuthRequest<'_>,
+    ) -> cardtoken_server::domain::payments::processor::Decision {
+        self.seen
+            .lock()
+            .unwrap()
+            .push((request.number.last4().to_string(), request.cvc.map(|c| c.expose().to_string())));
+        TestCards.authorize(request)
+    }
+    fn complete_challenge(
+        &self,
+        request: &cardtoken_server::domain::payments::processor::AuthRequest<'_>,
+        passed: bool,
+    ) -> cardtoken_server::domain::payments::processor::Decision {
+        TestCards.complete_challenge(request, passed)
+    }
+    fn refund(
+        &self,
+        number: &cardtoken_types::CardNumber,
+        amount: u64,
+    ) -> cardtoken_server::domain::payments::processor::RefundDecision {
+        TestCards.refund(number, amount)
+    }
+    fn disputes_after_capture(&self, number: &cardtoken_types::CardNumber) -> bool {
+        TestCards.disputes_after_capture(number)
+    }
+}
+
+impl Recorder {
+    pub fn last(&self) -> Option<(String, Option<String>)> {
+        self.seen.lock().unwrap().last().cloned()
+    }
 }

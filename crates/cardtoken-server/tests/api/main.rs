@@ -2,12 +2,17 @@
 //! and database, and a clock it moves by hand.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may stop at the first failure
 
+mod atomicity;
+mod cli;
 mod crash;
 mod helpers;
 mod idempotency;
+mod migration;
 mod monitoring;
 mod payments;
+mod races;
 mod restart;
 mod security;
+mod tenancy;
 mod tokens;
 mod webhooks;

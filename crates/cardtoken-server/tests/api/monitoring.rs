@@ -1,4 +1,4 @@
-use cardtoken_server::monitoring::evaluate_and_emit;
+use cardtoken_server::domain::monitoring::evaluate_and_emit;
 use prometheus_parse::{Scrape, Value};
 use reqwest::StatusCode;
 
@@ -10,7 +10,7 @@ async fn step(app: &TestApp, cards: &[&str]) -> usize {
         app.pay(card, 1000, true).await;
     }
     app.clock.advance(10);
-    evaluate_and_emit(&app.state).await.unwrap()
+    evaluate_and_emit(&app.svc).await.unwrap()
 }
 
 const OK: &str = "4242424242424242";

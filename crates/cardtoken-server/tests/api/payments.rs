@@ -340,24 +340,33 @@ async fn payment_parameters_are_checked_before_anything_happens() {
     assert_eq!((reused.status, reused.error_code()), (StatusCode::BAD_REQUEST, "token_already_used"));
     let unknown =
         app.post("/v1/payments", json!({"amount": 1500, "currency": "jpy", "token": "tok_unknown"})).await;
-    assert_eq!((unknown.status, unknown.error_code()), (StatusCode::BAD_REQUEST, "resource_missing"));
+    assert_eq!((unknown.status, unknown.error_code()), (StatusCode::NOT_FOUND, "resource_missing"));
     let missing = app.get("/v1/payments/pay_missing").await;
     assert_eq!((missing.status, missing.error_type()), (StatusCode::NOT_FOUND, "invalid_request_error"));
 }
 
 #[tokio::test]
 async fn tokenizing_too_fast_with_one_key_is_a_429() {
-    let app = spawn_app_with(|c| c.token_rate_per_minute = 3).await;
+    let app = spawn_app_with(|c| c.rate_key_per_minute = 3).await;
     for _ in 0..3 {
         let (status, _, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
         assert_eq!(status, StatusCode::OK);
     }
-    let (status, err, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
-    assert_eq!(
-        (status, err["error"]["type"].as_str()),
-        (StatusCode::TOO_MANY_REQUESTS, Some("rate_limit_error"))
-    );
-    app.clock.advance(60);
+    let body = json!({ "card": card("4242424242424242", "123") }).to_string();
+    let resp = app
+        .client
+        .post(format!("{}/v1/tokens", app.base))
+        .bearer_auth(&app.pk)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "20", "one token refills in 20 s at 3 a minute");
+    let err: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(err["error"]["type"], "rate_limit_error");
+    app.clock.advance(20);
     let (status, _, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
-    assert_eq!(status, StatusCode::OK, "a new minute");
+    assert_eq!(status, StatusCode::OK, "refilled");
 }

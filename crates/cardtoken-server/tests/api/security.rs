@@ -1,8 +1,8 @@
 use reqwest::StatusCode;
 
 use crate::helpers::{captured_logs, card, contains, spawn_app};
-use cardtoken_server::routes::tokens::consume;
-use cardtoken_server::startup::sweep;
+use cardtoken_server::domain::maintenance;
+use cardtoken_server::store::Scope;
 
 /// Test cards. The scan looks for the numbers, and for the American Express cards' four-digit CVCs: a
 /// three-digit string can turn up by chance in binary data, four digits hardly can in files this small.
@@ -41,23 +41,45 @@ async fn neither_the_database_nor_the_logs_hold_a_card_number_or_cvc_and_used_or
         }
     }
 
-    // The CVC ciphertexts, before: there. After use (first token) or expiry (the rest): gone.
-    let ciphertexts: Vec<Vec<u8>> = ids
-        .iter()
-        .map(|id| app.state.store.get_token(id).unwrap().unwrap().cvc_ct.expect("a fresh token has its CVC"))
-        .collect();
-    for ct in &ciphertexts {
-        assert!(contains(&app.database_bytes(), ct));
+    // The CVCs: each under its epoch's key, itself stored only wrapped. Used: the token's CVC is erased at
+    // once. Expired: erased, and once every token of the epoch has expired the epoch's key is destroyed,
+    // so no copy of a CVC left anywhere in the files can be opened, even with the master key.
+    let scope = Scope::new(app.account.clone(), false);
+    let mut records = Vec::new();
+    for id in &ids {
+        let (scope, id) = (scope.clone(), id.clone());
+        records.push(app.read(move |tx| tx.get_token(&scope, &id)).await.unwrap());
     }
-    consume(&app.state, &ids[0]).await.unwrap();
-    assert!(!contains(&app.database_bytes(), &ciphertexts[0]), "a used token's CVC is erased from the file");
-    assert!(contains(&app.database_bytes(), &ciphertexts[1]), "unexpired tokens keep theirs");
-    app.clock.advance(15 * 60);
-    assert_eq!(sweep(&app.state).await.unwrap(), CARDS.len() - 1);
+    let epochs: std::collections::BTreeSet<i64> = records.iter().map(|t| t.cvc_epoch.unwrap()).collect();
+    let mut wrapped_keys = Vec::new();
+    for epoch in &epochs {
+        let epoch = *epoch;
+        wrapped_keys.push(app.read(move |tx| tx.get_cvc_key(epoch)).await.expect("the epoch's key exists").1);
+    }
+    for (t, wrapped) in records.iter().zip(std::iter::repeat(&wrapped_keys[0])) {
+        assert!(t.cvc_ct.is_some(), "a fresh token has its CVC");
+        assert!(contains(&app.database_bytes(), wrapped));
+    }
+    let paid = app
+        .post("/v1/payments", serde_json::json!({"amount": 100, "currency": "jpy", "token": ids[0]}))
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+    let (s0, id0) = (scope.clone(), ids[0].clone());
+    assert!(app.read(move |tx| tx.get_token(&s0, &id0)).await.unwrap().cvc_ct.is_none(), "used: erased");
+
+    app.clock.advance(15 * 60 + 60);
+    let swept = maintenance::sweep(&app.svc).await.unwrap();
+    assert_eq!(swept.cvcs_erased, CARDS.len() - 1, "the unused tokens' CVCs are erased at expiry");
+    assert_eq!(swept.cvc_keys_destroyed, epochs.len());
     let db = app.database_bytes();
-    for (id, ct) in ids.iter().zip(&ciphertexts) {
-        assert!(!contains(&db, ct), "{id}'s CVC ciphertext is still in the file");
-        assert!(app.state.store.get_token(id).unwrap().unwrap().cvc_ct.is_none());
+    for (epoch, wrapped) in epochs.iter().zip(&wrapped_keys) {
+        let e = *epoch;
+        assert!(app.read(move |tx| tx.get_cvc_key(e)).await.is_none());
+        assert!(!contains(&db, wrapped), "epoch {epoch}'s key is gone from the files");
+    }
+    for t in &records {
+        let ct = t.cvc_ct.as_ref().unwrap();
+        assert!(!contains(&db, ct), "{}'s CVC ciphertext is gone from the files too", t.id);
     }
 }
 
@@ -73,7 +95,7 @@ fn contains_word(text: &str, word: &str) -> bool {
 
 #[tokio::test]
 async fn internal_errors_say_nothing_internal() {
-    let err = cardtoken_server::error::ApiError::internal("rusqlite: disk I/O error at /secret/path");
+    let err = cardtoken_server::domain::Error::internal("rusqlite: disk I/O error at /secret/path");
     let resp = axum::response::IntoResponse::into_response(err);
     assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let body = axum::body::to_bytes(resp.into_body(), 4096).await.unwrap();
@@ -82,4 +104,51 @@ async fn internal_errors_say_nothing_internal() {
         text.contains("\"type\":\"api_error\"") && !text.contains("rusqlite") && !text.contains("/secret"),
         "{text}"
     );
+}
+
+/// Every unkeyed digest an attacker with the database file could match guesses against.
+fn digests(data: &[u8]) -> Vec<(&'static str, Vec<u8>)> {
+    use md5::Digest as _;
+    vec![
+        ("MD5", md5::Md5::digest(data).to_vec()),
+        ("SHA-1", sha1::Sha1::digest(data).to_vec()),
+        ("SHA-256", sha2::Sha256::digest(data).to_vec()),
+        ("SHA-512", sha2::Sha512::digest(data).to_vec()),
+    ]
+}
+
+#[tokio::test]
+async fn tokenizing_with_an_idempotency_key_stores_no_unkeyed_digest_of_the_body_the_number_or_the_cvc() {
+    let app = spawn_app().await;
+    let mut searched = Vec::new();
+    for (i, (number, cvc)) in CARDS.iter().enumerate() {
+        let body = serde_json::json!({"card": card(number, cvc)}).to_string();
+        let resp = app
+            .client
+            .post(format!("{}/v1/tokens", app.base))
+            .bearer_auth(&app.pk)
+            .header("content-type", "application/json")
+            .header("idempotency-key", format!("tok-{i}"))
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK);
+        // What the record fingerprints, and each secret alone.
+        let request = [b"POST\0/v1/tokens\0".as_slice(), body.as_bytes()].concat();
+        for data in [body.as_bytes(), &request, number.as_bytes(), cvc.as_bytes()] {
+            searched.extend(digests(data));
+        }
+    }
+    // The records are there (a replay works) …
+    let owner = format!("{}:test", app.account);
+    let record = app.read(move |tx| tx.get_idempotency(&owner, "tok-0")).await.expect("the key was recorded");
+    assert_eq!(record.fingerprint.len(), 32);
+    // … and no digest of anything sent is in the file, as raw bytes or in hex.
+    let db = app.database_bytes();
+    for (name, digest) in &searched {
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        assert!(!contains(&db, digest), "an unkeyed {name} is in the database");
+        assert!(!contains(&db, hex.as_bytes()), "an unkeyed {name} (hex) is in the database");
+    }
 }

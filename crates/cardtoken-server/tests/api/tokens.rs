@@ -1,9 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{card, spawn_app};
-use cardtoken_server::routes::tokens::consume;
-use cardtoken_server::startup::sweep;
+use std::sync::Arc;
+
+use crate::helpers::{card, spawn_app, spawn_app_with_processor, Recorder, NOW};
+use cardtoken_server::domain::{accounts, maintenance};
 
 #[tokio::test]
 async fn a_publishable_key_creates_a_token_that_shows_the_card_but_never_its_number() {
@@ -57,9 +58,9 @@ async fn keys_are_checked_missing_or_unknown_is_401_and_the_wrong_kind_is_403() 
     let (status, _, _) = app.get_token(&app.sk, id).await;
     assert_eq!(status, StatusCode::OK);
     // a revoked key is unknown
-    let keys = app.state.store.list_keys().unwrap();
+    let keys = app.read(|tx| tx.list_keys(None)).await;
     let pk_id = keys.iter().find(|k| k.publishable.as_deref() == Some(app.pk.as_str())).unwrap().id.clone();
-    assert!(app.state.store.revoke_key(&pk_id, crate::helpers::NOW).unwrap());
+    accounts::revoke_key(&app.svc.store, &pk_id, NOW).await.unwrap();
     let (status, _, _) = app.post_raw(Some(&app.pk), "application/json", body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
@@ -193,33 +194,57 @@ async fn the_tokenization_endpoint_is_open_to_browsers_of_any_origin() {
     assert!(get.headers().get("access-control-allow-origin").is_none());
 }
 
+async fn pay_with_token(app: &crate::helpers::TestApp, token: &str) -> crate::helpers::Response {
+    app.post("/v1/payments", serde_json::json!({"amount": 1000, "currency": "jpy", "token": token})).await
+}
+
 #[tokio::test]
 async fn tokens_are_single_use() {
-    let app = spawn_app().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = spawn_app_with_processor(recorder.clone()).await;
     let (_, token, _) = app.tokenize(&app.pk, card("5555 5555 5555 4444", "321")).await;
     let id = token["id"].as_str().unwrap();
-    let opened = consume(&app.state, id).await.unwrap();
-    assert_eq!(opened.number.expose_digits(), "5555555555554444");
-    assert_eq!(opened.cvc.as_ref().map(|c| c.expose()), Some("321"));
-    let err = consume(&app.state, id).await.unwrap_err();
-    assert!(format!("{err}").contains("already been used"), "{err}");
+    let paid = pay_with_token(&app, id).await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+    assert_eq!(
+        recorder.last(),
+        Some(("4444".to_string(), Some("321".to_string()))),
+        "the processor got the CVC"
+    );
+    let again = pay_with_token(&app, id).await;
+    assert_eq!((again.status, again.error_code()), (StatusCode::BAD_REQUEST, "token_already_used"));
     let (_, after, _) = app.get_token(&app.sk, id).await;
     assert_eq!(after["used"], true);
-    assert!(consume(&app.state, "tok_nothere").await.is_err());
+    let record = app
+        .read({
+            let (scope, id) =
+                (cardtoken_server::store::Scope::new(app.account.clone(), false), id.to_string());
+            move |tx| tx.get_token(&scope, &id)
+        })
+        .await
+        .unwrap();
+    assert!(record.cvc_ct.is_none(), "using a token erases its CVC");
+    let missing = pay_with_token(&app, "tok_nothere").await;
+    assert_eq!(missing.error_code(), "resource_missing");
 }
 
 #[tokio::test]
 async fn tokens_expire_after_fifteen_minutes_and_lose_their_cvc() {
-    let app = spawn_app().await;
+    let recorder = Arc::new(Recorder::default());
+    let app = spawn_app_with_processor(recorder.clone()).await;
     let (_, early, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
     let (_, late, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
     app.clock.advance(15 * 60 - 1);
-    let opened = consume(&app.state, early["id"].as_str().unwrap()).await.unwrap();
-    assert!(opened.cvc.is_some(), "still valid one second before expiry");
+    let paid = pay_with_token(&app, early["id"].as_str().unwrap()).await;
+    assert_eq!(paid.status, StatusCode::OK, "still valid one second before expiry");
+    assert!(recorder.last().unwrap().1.is_some(), "with its CVC");
     app.clock.advance(1);
-    let err = consume(&app.state, late["id"].as_str().unwrap()).await.unwrap_err();
-    assert!(format!("{err}").contains("expired"), "{err}");
-    assert_eq!(sweep(&app.state).await.unwrap(), 1, "the expired token's CVC is erased");
-    let record = app.state.store.get_token(late["id"].as_str().unwrap()).unwrap().unwrap();
+    let err = pay_with_token(&app, late["id"].as_str().unwrap()).await;
+    assert_eq!((err.status, err.error_code()), (StatusCode::BAD_REQUEST, "token_expired"));
+    let swept = maintenance::sweep(&app.svc).await.unwrap();
+    assert_eq!(swept.cvcs_erased, 1, "the expired token's CVC is erased");
+    let scope = cardtoken_server::store::Scope::new(app.account.clone(), false);
+    let id = late["id"].as_str().unwrap().to_string();
+    let record = app.read(move |tx| tx.get_token(&scope, &id)).await.unwrap();
     assert!(record.cvc_ct.is_none());
 }

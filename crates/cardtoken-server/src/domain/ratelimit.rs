@@ -1,0 +1,177 @@
+//! The card-testing defence on tokenization: token buckets (not fixed windows, which let twice the
+//! limit through across a boundary) per client address, per card (fingerprint) and per publishable
+//! key. A refused card costs more than an accepted one, so a script trying numbers runs dry quickly while
+//! a shopper retyping a card does not. The per-key bucket is a high ceiling, shared by every instance
+//! when several run (it lives in storage); the per-address and per-card buckets are each instance's.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+
+use crate::config::Config;
+use crate::store::{self, Scope};
+
+use super::{Error, Services};
+
+/// A bucket's shape: how many at once, and how fast it refills.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Rule {
+    pub capacity: f64,
+    pub per_sec: f64,
+}
+
+impl Rule {
+    pub fn per_minute(n: u32) -> Rule {
+        Rule { capacity: f64::from(n), per_sec: f64::from(n) / 60.0 }
+    }
+
+    pub fn per_hour(n: u32) -> Rule {
+        Rule { capacity: f64::from(n), per_sec: f64::from(n) / 3600.0 }
+    }
+}
+
+/// Buckets in this process's memory.
+#[derive(Default)]
+struct Local(Mutex<HashMap<String, (f64, f64)>>);
+
+impl Local {
+    /// Takes `cost` (or, with `force`, takes it even into debt); answers the seconds to wait, 0 if taken.
+    fn take(&self, key: &str, rule: Rule, cost: f64, now: f64, force: bool) -> f64 {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() > 100_000 {
+            // Full buckets carry no information: forget them.
+            map.retain(|_, (tokens, updated)| *tokens + (now - *updated) * rule.per_sec < rule.capacity);
+        }
+        let (tokens, updated) = map.get(key).copied().unwrap_or((rule.capacity, now));
+        let available = (tokens + (now - updated).max(0.0) * rule.per_sec).min(rule.capacity);
+        if available >= cost || force {
+            map.insert(key.to_string(), (available - cost, now));
+            0.0
+        } else {
+            map.insert(key.to_string(), (available, now));
+            if rule.per_sec > 0.0 {
+                (cost - available) / rule.per_sec
+            } else {
+                f64::INFINITY
+            }
+        }
+    }
+}
+
+pub struct Limits {
+    pub per_key: Rule,
+    pub per_client: Rule,
+    pub per_card: Rule,
+    /// What a refused card costs, against 1 for an accepted one.
+    pub failure_cost: f64,
+    /// Whether the per-key ceiling lives in storage (several instances) or here (one).
+    pub shared: bool,
+    keys: Local,
+    clients: Local,
+    cards: Local,
+}
+
+impl Limits {
+    pub fn new(config: &Config, shared: bool) -> Limits {
+        Limits {
+            per_key: Rule::per_minute(config.rate_key_per_minute),
+            per_client: Rule::per_minute(config.rate_client_per_minute),
+            per_card: Rule::per_hour(config.rate_card_per_hour),
+            failure_cost: config.rate_failure_cost.max(1.0),
+            shared,
+            keys: Local::default(),
+            clients: Local::default(),
+            cards: Local::default(),
+        }
+    }
+}
+
+fn limited(wait: f64, message: &'static str) -> Error {
+    Error::RateLimited { retry_after: wait.ceil().clamp(1.0, 86_400.0) as u64, message }
+}
+
+const CLIENT: &str = "Too many cards were tried from your address. Wait a little and try again.";
+const CARD: &str = "This card was tried too many times. Wait a little and try again.";
+const KEY: &str = "Too many cards were tokenized with this key. Wait a little and try again.";
+
+/// Before a tokenization: the client's bucket (one unit).
+pub fn admit_client(svc: &Services, client: Option<IpAddr>) -> Result<(), Error> {
+    let Some(ip) = client else { return Ok(()) };
+    let l = &svc.limits;
+    let wait = l.clients.take(&ip.to_string(), l.per_client, 1.0, svc.now() as f64, false);
+    if wait > 0.0 {
+        tracing::warn!("tokenization refused: client address over its limit");
+        return Err(limited(wait, CLIENT));
+    }
+    Ok(())
+}
+
+/// A refused card: the client pays the difference to a failure's cost (even into debt).
+pub fn charge_failure(svc: &Services, client: Option<IpAddr>, fingerprint: Option<&str>) {
+    let l = &svc.limits;
+    let now = svc.now() as f64;
+    let extra = l.failure_cost - 1.0;
+    if let Some(ip) = client {
+        l.clients.take(&ip.to_string(), l.per_client, extra, now, true);
+    }
+    if let Some(f) = fingerprint {
+        l.cards.take(f, l.per_card, l.failure_cost, now, true);
+    }
+}
+
+/// Once the card parses: its own bucket (by fingerprint, never by number).
+pub fn admit_card(svc: &Services, fingerprint: &str) -> Result<(), Error> {
+    let l = &svc.limits;
+    let wait = l.cards.take(fingerprint, l.per_card, 1.0, svc.now() as f64, false);
+    if wait > 0.0 {
+        tracing::warn!("tokenization refused: card over its limit");
+        return Err(limited(wait, CARD));
+    }
+    Ok(())
+}
+
+/// The key's ceiling: in storage when instances share it.
+pub async fn admit_key(svc: &Services, scope: &Scope, key_id: &str) -> Result<(), Error> {
+    let l = &svc.limits;
+    let now = svc.now() as f64;
+    let bucket = format!("tokens:{}:{}:{key_id}", scope.account, scope.mode());
+    let wait = if l.shared {
+        let rule = l.per_key;
+        store::write(&svc.store, move |tx| tx.take_tokens(&bucket, rule.capacity, rule.per_sec, 1.0, now))
+            .await?
+    } else {
+        l.keys.take(&bucket, l.per_key, 1.0, now, false)
+    };
+    if wait > 0.0 {
+        tracing::warn!("tokenization refused: key over its ceiling");
+        return Err(limited(wait, KEY));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_refill_over_time_and_debts_take_longer_to_repay() {
+        let b = Local::default();
+        let rule = Rule::per_minute(3);
+        for _ in 0..3 {
+            assert_eq!(b.take("a", rule, 1.0, 0.0, false), 0.0);
+        }
+        let wait = b.take("a", rule, 1.0, 0.0, false);
+        assert!((wait - 20.0).abs() < 1e-9, "one unit refills in 20 s: {wait}");
+        assert_eq!(b.take("b", rule, 1.0, 0.0, false), 0.0, "another key has its own bucket");
+        assert_eq!(b.take("a", rule, 1.0, 20.0, false), 0.0, "refilled");
+        // No window boundary to exploit: 60 s later there are 3 again, never 6.
+        for _ in 0..3 {
+            assert_eq!(b.take("c", rule, 1.0, 100.0, false), 0.0);
+        }
+        assert!(b.take("c", rule, 1.0, 100.5, false) > 0.0);
+        // A failure forced into debt: −3 after the bucket is spent, so 4 units (80 s) before the next one.
+        b.take("d", rule, 3.0, 0.0, false);
+        b.take("d", rule, 3.0, 0.0, true);
+        assert!((b.take("d", rule, 1.0, 0.0, false) - 80.0).abs() < 1e-9);
+    }
+}

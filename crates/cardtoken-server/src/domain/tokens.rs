@@ -1,0 +1,258 @@
+//! Tokens: a card checked (with the same code as the browser's, never trusting it), vaulted, and
+//! answered as a Token (brand, last four, expiry, fingerprint; never the number). A token is used once,
+//! by a payment, within its lifetime (15 minutes by default).
+
+use cardtoken_types::wire::{CardData, CardDataError, CardFields, Token, TokenCard};
+use cardtoken_types::{check_number, Brand, NumberError, NumberOptions};
+
+use crate::clock::year_month;
+use crate::ids::new_id;
+use crate::store::{self, TokenRecord};
+use crate::vault::{Key, OpenedCard};
+
+use super::idempotency::{self, Idempotency, Render, Reply};
+use super::{ratelimit, Caller, Error, Services};
+
+/// Seconds of tokenizations whose CVCs share one key. The key is destroyed once every token of its
+/// epoch has expired: at most `CVC_EPOCH_SECS` + the token lifetime after the token was made.
+pub const CVC_EPOCH_SECS: i64 = 60;
+
+pub fn token_json(t: &TokenRecord) -> Token {
+    Token {
+        id: t.id.clone(),
+        object: "token".to_string(),
+        card: TokenCard {
+            brand: Brand::from_name(&t.brand).unwrap_or(Brand::Visa),
+            last4: t.last4.clone(),
+            exp_month: t.exp_month,
+            exp_year: t.exp_year,
+            fingerprint: t.fingerprint.clone(),
+        },
+        created: t.created,
+        livemode: t.livemode,
+        used: t.used,
+    }
+}
+
+/// A refused card as the API answers it: 402 `card_error` naming the field, or 400 for the name.
+pub fn card_error(e: CardDataError, number: &str) -> Error {
+    // A number of a known brand and length that fails the Luhn check is "incorrect".
+    let luhn_failure = || {
+        let check = check_number(number, NumberOptions::default());
+        check.brand.is_some() && check.error == Some(NumberError::Invalid)
+    };
+    let (code, message): (&'static str, &'static str) = match e.code {
+        "invalid_number" if luhn_failure() => ("incorrect_number", "Your card number is incorrect."),
+        "invalid_number" | "incomplete_number" | "unknown_brand" | "too_long" => {
+            ("invalid_number", "Your card number is not a valid card number.")
+        }
+        "incomplete_cvc" | "invalid_cvc" => ("invalid_cvc", "Your card's security code is invalid."),
+        "expired_card" => ("expired_card", "Your card has expired."),
+        "invalid_expiry_month" => ("invalid_expiry_month", "Your card's expiration month is invalid."),
+        "invalid_expiry_year" => ("invalid_expiry_year", "Your card's expiration year is invalid."),
+        _ => return Error::parameter(e.message, e.param),
+    };
+    Error::Card { code, message, param: Some(e.param), decline_code: None }
+}
+
+/// The leading digits kept and shown beside the last four: the first six of a number of 16 digits or
+/// more (PCI DSS's display rule), and fewer for shorter numbers, so that at most half their digits are
+/// ever shown (a 12-digit Maestro keeps 2 + 4).
+pub fn shown_prefix(digits: &str) -> &str {
+    let total = digits.len();
+    let shown = if total >= 16 { 6 } else { (total / 2).saturating_sub(4).min(6) };
+    digits.get(..shown).unwrap_or("")
+}
+
+/// Tokenizes a card (publishable key), from `client` (the shopper's address, for the card-testing
+/// defence).
+pub async fn create(
+    svc: &Services,
+    caller: &Caller,
+    client: Option<std::net::IpAddr>,
+    fields: CardFields<'_>,
+    idem: Option<Idempotency>,
+    render: Render<Token>,
+) -> Reply<Token> {
+    match admit(svc, caller, client, fields).await {
+        Ok(record) => store_token(svc, caller, record, idem, render).await,
+        Err(e) => Reply::Fresh(Err(e)),
+    }
+}
+
+/// The checks and the sealing: answers the record to store.
+async fn admit(
+    svc: &Services,
+    caller: &Caller,
+    client: Option<std::net::IpAddr>,
+    fields: CardFields<'_>,
+) -> Result<TokenRecord, Error> {
+    let now = svc.now();
+    ratelimit::admit_client(svc, client)?;
+    let card = match CardData::parse(fields, year_month(now)) {
+        Ok(c) => c,
+        Err(e) => {
+            ratelimit::charge_failure(svc, client, None);
+            return Err(card_error(e, fields.number));
+        }
+    };
+    let fingerprint = svc.vault.fingerprint(&card.number);
+    // The contract's test cards are public: in test mode, limiting them protects no one.
+    if caller.scope.livemode || !super::payments::processor::is_test_card(&card.number) {
+        ratelimit::admit_card(svc, &fingerprint)?;
+    }
+    ratelimit::admit_key(svc, &caller.scope, &caller.key_id).await?;
+    let record = seal(svc, caller, &card, fingerprint, now).await?;
+    Ok(record)
+}
+
+async fn store_token(
+    svc: &Services,
+    caller: &Caller,
+    record: TokenRecord,
+    idem: Option<Idempotency>,
+    render: Render<Token>,
+) -> Reply<Token> {
+    let now = record.created;
+    let token = token_json(&record);
+    let reply = idempotency::run(svc, &caller.scope, idem, render, move |tx| {
+        tx.insert_token(&record)?;
+        Ok(Ok(token))
+    })
+    .await;
+    if let Some(Ok(t)) = reply.fresh() {
+        svc.monitor.record_token(&caller.scope, now);
+        tracing::info!(token = %t.id, brand = %t.card.brand, last4 = %t.card.last4, "token created");
+    }
+    reply
+}
+
+async fn seal(
+    svc: &Services,
+    caller: &Caller,
+    card: &CardData,
+    fingerprint: String,
+    now: i64,
+) -> Result<TokenRecord, Error> {
+    let id = new_id("tok").map_err(Error::internal)?;
+    let sealed = svc.vault.seal(&id, card)?;
+    let epoch = now.div_euclid(CVC_EPOCH_SECS);
+    let cvc_key = epoch_key_for_sealing(svc, epoch).await?;
+    let cvc_ct = svc.vault.seal_cvc(&id, &card.cvc, &cvc_key)?;
+    let digits = card.number.expose_digits();
+    Ok(TokenRecord {
+        id,
+        account_id: caller.scope.account.clone(),
+        livemode: caller.scope.livemode,
+        key_id: caller.key_id.clone(),
+        created: now,
+        expires: now + svc.config.token_ttl_secs,
+        used: false,
+        brand: card.number.brand().name().to_string(),
+        last4: card.number.last4().to_string(),
+        bin: shown_prefix(digits).to_string(),
+        exp_month: card.exp_month,
+        exp_year: card.exp_year,
+        fingerprint,
+        master_version: sealed.master_version,
+        wrapped_key: Some(sealed.wrapped_key),
+        card_ct: Some(sealed.card_ct),
+        cvc_ct: Some(cvc_ct),
+        cvc_epoch: Some(epoch),
+    })
+}
+
+/// The CVC key of `epoch`, made (once, whichever instance is first) if there is none yet.
+async fn epoch_key_for_sealing(svc: &Services, epoch: i64) -> Result<Key, Error> {
+    if let Some(k) = epoch_key(svc, epoch).await? {
+        return Ok(k);
+    }
+    let (_, version, wrapped) = svc.vault.new_cvc_key(epoch)?;
+    let stored = store::write(&svc.store, move |tx| {
+        tx.insert_cvc_key(epoch, version, &wrapped)?;
+        tx.get_cvc_key(epoch)
+    })
+    .await?;
+    let (version, wrapped) = stored.ok_or_else(|| Error::internal("the CVC key just stored is missing"))?;
+    let key = svc.vault.unwrap_cvc_key(epoch, version, &wrapped)?;
+    svc.vault.cache_cvc_key(epoch, key.clone());
+    Ok(key)
+}
+
+/// The CVC key of `epoch`, if it still exists.
+async fn epoch_key(svc: &Services, epoch: i64) -> Result<Option<Key>, Error> {
+    if let Some(k) = svc.vault.cached_cvc_key(epoch) {
+        return Ok(Some(k));
+    }
+    let Some((version, wrapped)) = store::read(&svc.store, move |tx| tx.get_cvc_key(epoch)).await? else {
+        return Ok(None);
+    };
+    let key = svc.vault.unwrap_cvc_key(epoch, version, &wrapped)?;
+    svc.vault.cache_cvc_key(epoch, key.clone());
+    Ok(Some(key))
+}
+
+/// A token's card out of the vault: the number and name, and the CVC when asked for and still there.
+pub async fn open(svc: &Services, t: &TokenRecord, with_cvc: bool) -> Result<OpenedCard, Error> {
+    let (Some(wrapped), Some(ct)) = (&t.wrapped_key, &t.card_ct) else {
+        return Err(Error::invalid(
+            "token_expired",
+            "This token's card data is no longer kept. Create a new token.",
+            Some("token"),
+        ));
+    };
+    let mut card = svc.vault.open_card(&t.id, t.master_version, wrapped, ct)?;
+    if let (true, Some(ct), Some(epoch)) = (with_cvc, &t.cvc_ct, t.cvc_epoch) {
+        if let Some(key) = epoch_key(svc, epoch).await? {
+            card.cvc = Some(svc.vault.open_cvc(&t.id, &key, ct, card.number.brand())?);
+        }
+    }
+    Ok(card)
+}
+
+/// Why a token could not be used.
+pub fn unusable(token: Option<&TokenRecord>, now: i64) -> Error {
+    match token {
+        None => Error::NotFound { message: "No such token.".to_string() },
+        Some(t) if t.used => Error::invalid(
+            "token_already_used",
+            "This token has already been used; tokens are single-use. Create a new one.",
+            Some("token"),
+        ),
+        Some(t) if t.expires <= now => Error::invalid(
+            "token_expired",
+            "This token has expired (tokens last 15 minutes). Create a new one.",
+            Some("token"),
+        ),
+        Some(_) => Error::internal("a usable token was refused"),
+    }
+}
+
+/// A token (secret key). Never the number.
+pub async fn get(svc: &Services, caller: &Caller, id: &str) -> Result<Token, Error> {
+    if !id.starts_with("tok_") || id.len() > 64 {
+        return Err(Error::not_found("token"));
+    }
+    let (scope, id) = (caller.scope.clone(), id.to_string());
+    let record = store::read(&svc.store, move |tx| tx.get_token(&scope, &id)).await?;
+    record.map(|t| token_json(&t)).ok_or_else(|| Error::not_found("token"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shown_prefix;
+
+    #[test]
+    fn shown_digits_never_pass_six_and_four_nor_half_of_a_short_number() {
+        assert_eq!(shown_prefix("4242424242424242"), "424242");
+        assert_eq!(shown_prefix("378282246310005"), "378");
+        assert_eq!(shown_prefix("6759649826438453"), "675964");
+        assert_eq!(shown_prefix("501800000009"), "50"); // 12 digits: 2 + 4 = half
+        assert_eq!(shown_prefix("4242424242424242424"), "424242");
+        for n in 12..=19 {
+            let digits = "4".repeat(n);
+            let limit = if n >= 16 { 10 } else { n / 2 };
+            assert!(shown_prefix(&digits).len() + 4 <= limit, "{n} digits");
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! `POST /v1/tokens` (publishable key, CORS open) and `GET /v1/tokens/{id}` (secret key).
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use cardtoken_types::wire::{CardFields, ErrorBody, Token};
+use serde::Deserialize;
+use zeroize::Zeroize;
+
+use crate::domain::tokens;
+use crate::http::auth::{Publishable, Secret};
+use crate::http::client::ClientIp;
+use crate::http::error::{json, render, respond};
+use crate::http::extract::IdemJson;
+use crate::http::AppState;
+
+/// A string that holds card data: erased on drop, never printed.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = String)]
+struct SecretText(String);
+
+impl Drop for SecretText {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl std::fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenBody {
+    card: CardBody,
+}
+
+/// The card to tokenize.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct CardBody {
+    number: SecretText,
+    exp_month: u32,
+    exp_year: u32,
+    cvc: SecretText,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Tokenizes a card (publishable key; CORS open). The Token never holds the number.
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenBody,
+    params(crate::http::params::IdempotencyKey),
+    responses(
+        (status = 200, description = "The token", body = Token),
+        (status = 400, description = "Malformed request", body = ErrorBody),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 402, description = "Invalid card data", body = ErrorBody),
+        (status = 403, description = "A secret key on the browser endpoint", body = ErrorBody),
+        (status = 409, description = "Idempotency key in use", body = ErrorBody),
+        (status = 413, description = "Body over 1 MB", body = ErrorBody),
+        (status = 429, description = "Too many tokenizations (the card-testing defence); see Retry-After", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "create_token", skip_all)]
+pub async fn create(
+    State(state): State<AppState>,
+    Publishable(caller): Publishable,
+    ClientIp(client): ClientIp,
+    IdemJson(body, idem): IdemJson<CreateTokenBody>,
+) -> Response {
+    let c = &body.card;
+    let fields = CardFields {
+        number: &c.number.0,
+        exp_month: c.exp_month,
+        exp_year: c.exp_year,
+        cvc: &c.cvc.0,
+        name: c.name.as_deref(),
+    };
+    let reply = tokens::create(&state, &caller, client, fields, idem, render::<Token>).await;
+    drop(body);
+    respond(reply)
+}
+
+/// A token (secret key). Never the number.
+#[utoipa::path(get, path = "/v1/tokens/{id}", tag = "tokens", params(("id" = String, Path, description = "tok_…")),
+    responses(
+        (status = 200, description = "The token", body = Token),
+        (status = 401, description = "Missing or unknown key", body = ErrorBody),
+        (status = 403, description = "A publishable key", body = ErrorBody),
+        (status = 404, description = "No such token", body = ErrorBody),
+    ),
+    security(("bearer" = [])))]
+#[tracing::instrument(name = "get_token", skip_all)]
+pub async fn get(State(state): State<AppState>, Secret(caller): Secret, Path(id): Path<String>) -> Response {
+    json(tokens::get(&state, &caller, &id).await)
+}
