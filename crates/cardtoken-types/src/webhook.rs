@@ -115,10 +115,11 @@ pub fn verify<'h>(
     let ts_text = header("webhook-timestamp").ok_or(VerifyError::MissingHeader("webhook-timestamp"))?;
     let signatures = header("webhook-signature").ok_or(VerifyError::MissingHeader("webhook-signature"))?;
     let ts: i64 = ts_text.trim().parse().map_err(|_| VerifyError::InvalidTimestamp)?;
-    if ts < now - TOLERANCE_SECS {
+    // Saturating: a clock within five minutes of i64's ends must not overflow (found by fuzz/webhook).
+    if ts < now.saturating_sub(TOLERANCE_SECS) {
         return Err(VerifyError::TimestampTooOld);
     }
-    if ts > now + TOLERANCE_SECS {
+    if ts > now.saturating_add(TOLERANCE_SECS) {
         return Err(VerifyError::TimestampTooNew);
     }
     let expected = mac(&secret, id, ts_text.trim(), body);
@@ -219,6 +220,25 @@ mod tests {
         let body = br#"{"test": 2432232314}"#;
         let two = "v1,bm90IHRoZSBzaWduYXR1cmU= v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=";
         assert_eq!(check(two, "1614265330", body, 1_614_265_330), Ok(()));
+    }
+
+    #[test]
+    fn a_clock_at_either_end_of_i64_neither_overflows_nor_widens_the_tolerance() {
+        let secret = Secret::parse(SECRET).unwrap();
+        let at = |ts: i64, now: i64| {
+            let sig = sign(&secret, "evt_1", ts, b"{}");
+            let ts = ts.to_string();
+            let headers =
+                [("webhook-id", "evt_1"), ("webhook-timestamp", ts.as_str()), ("webhook-signature", &sig)];
+            verify(SECRET, |n| headers.iter().find(|(k, _)| *k == n).map(|(_, v)| *v), b"{}", now)
+        };
+        assert_eq!(at(i64::MIN, i64::MIN), Ok(()));
+        assert_eq!(at(i64::MIN + 300, i64::MIN), Ok(()));
+        assert_eq!(at(i64::MIN + 301, i64::MIN), Err(VerifyError::TimestampTooNew));
+        assert_eq!(at(i64::MAX, i64::MAX), Ok(()));
+        assert_eq!(at(i64::MAX - 301, i64::MAX), Err(VerifyError::TimestampTooOld));
+        assert_eq!(at(0, i64::MIN), Err(VerifyError::TimestampTooNew));
+        assert_eq!(at(0, i64::MAX), Err(VerifyError::TimestampTooOld));
     }
 
     #[test]

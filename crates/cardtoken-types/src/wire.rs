@@ -1,6 +1,9 @@
 //! Wire types of the HTTP API (`shared/contract.md` §2), shared by the browser package and the server.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+use zeroize::Zeroize;
 
 use crate::brand::Brand;
 use crate::cvc::Cvc;
@@ -279,6 +282,134 @@ pub struct CardFields<'a> {
     pub name: Option<&'a str>,
 }
 
+/// Card data as a request carries it, before checking: a number or a CVC. Erased from memory when
+/// dropped; `Debug` prints `***`; no `Display`. Deserializing anything but a string fails with an error
+/// that names the kind of value, never the value (serde's own message would quote a JSON number).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(value_type = String))]
+pub struct SecretText(String);
+
+impl SecretText {
+    pub fn new(text: String) -> SecretText {
+        SecretText(text)
+    }
+
+    /// The text itself: for [`CardInput::fields`], which hands it to [`CardData::parse`].
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretText {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl Drop for SecretText {
+    fn drop(&mut self) {
+        self.0.zeroize();
+    }
+}
+
+impl Serialize for SecretText {
+    /// The text itself: only the tokenization request (browser → vault) carries it.
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // `any`, not `string`: serde_json answers a non-string to `deserialize_string` itself, quoting it.
+        d.deserialize_any(SecretTextVisitor)
+    }
+}
+
+struct SecretTextVisitor;
+
+impl SecretTextVisitor {
+    fn not_a_string<E: serde::de::Error>(&self, kind: &'static str) -> E {
+        E::invalid_type(serde::de::Unexpected::Other(kind), self)
+    }
+}
+
+impl serde::de::Visitor<'_> for SecretTextVisitor {
+    type Value = SecretText;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SecretText, E> {
+        Ok(SecretText(v.to_string()))
+    }
+
+    fn visit_string<E: serde::de::Error>(self, v: String) -> Result<SecretText, E> {
+        Ok(SecretText(v))
+    }
+
+    // The defaults of these would put the value in the error message.
+    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretText, E> {
+        Err(self.not_a_string("a number"))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretText, E> {
+        Err(self.not_a_string("a number"))
+    }
+
+    fn visit_i128<E: serde::de::Error>(self, _: i128) -> Result<SecretText, E> {
+        Err(self.not_a_string("a number"))
+    }
+
+    fn visit_u128<E: serde::de::Error>(self, _: u128) -> Result<SecretText, E> {
+        Err(self.not_a_string("a number"))
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretText, E> {
+        Err(self.not_a_string("a number"))
+    }
+
+    fn visit_bytes<E: serde::de::Error>(self, _: &[u8]) -> Result<SecretText, E> {
+        Err(self.not_a_string("bytes"))
+    }
+}
+
+/// The `POST /v1/tokens` body: `{"card": {number, exp_month, exp_year, cvc, name?}}`, unchecked. The
+/// server deserializes it, then checks the card with [`CardData::parse`] (`request.card.fields()`).
+/// `Debug` never shows the number or the CVC.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenRequest {
+    pub card: CardInput,
+}
+
+/// The card to tokenize, as sent.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CardInput {
+    pub number: SecretText,
+    pub exp_month: u32,
+    pub exp_year: u32,
+    pub cvc: SecretText,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+impl CardInput {
+    /// The fields for [`CardData::parse`].
+    pub fn fields(&self) -> CardFields<'_> {
+        CardFields {
+            number: self.number.expose(),
+            exp_month: self.exp_month,
+            exp_year: self.exp_year,
+            cvc: self.cvc.expose(),
+            name: self.name.as_deref(),
+        }
+    }
+}
+
 /// Why card data was refused: which field, the code, and a message that never quotes the input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CardDataError {
@@ -471,6 +602,74 @@ mod tests {
         )
         .unwrap();
         assert_eq!((card.exp_year, card.number.brand(), card.name.as_deref()), (2030, Brand::Amex, None));
+    }
+
+    const BODY: &str = r#"{"card":{"number":"4242 4242 4242 4242","exp_month":12,"exp_year":2030,"cvc":"123","name":"Jane Doe"}}"#;
+
+    #[test]
+    fn the_token_request_reads_the_contract_body_and_its_fields_parse_as_card_data() {
+        let request: TokenRequest = serde_json::from_str(BODY).unwrap();
+        let card = CardData::parse(request.card.fields(), TODAY).unwrap();
+        assert_eq!((card.number.last4(), card.exp_month, card.exp_year), ("4242", 12, 2030));
+        assert_eq!((card.cvc.expose(), card.name.as_deref()), ("123", Some("Jane Doe")));
+        let no_name: TokenRequest = serde_json::from_str(
+            r#"{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}"#,
+        )
+        .unwrap();
+        assert_eq!(no_name.card.name, None);
+    }
+
+    #[test]
+    fn the_hand_written_request_body_reads_back_as_a_token_request_and_writes_out_the_same() {
+        for name in [None, Some("Zoë \"O'Brien\" \\ 山田")] {
+            let card = CardData::parse(fields("3782 822463 10005", "1234", name), TODAY).unwrap();
+            let body = card.to_request_json();
+            let request: TokenRequest = serde_json::from_str(&body).unwrap();
+            assert_eq!(request.card.number.expose(), "378282246310005");
+            assert_eq!(request.card.name.as_deref(), name);
+            assert_eq!(serde_json::to_string(&request).unwrap(), body);
+        }
+    }
+
+    #[test]
+    fn unknown_and_missing_fields_are_refused() {
+        let unknown = [
+            r#"{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123","cvv":"1"}}"#,
+            r#"{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"},"x":1}"#,
+        ];
+        for body in unknown {
+            let err = serde_json::from_str::<TokenRequest>(body).unwrap_err().to_string();
+            assert!(err.starts_with("unknown field"), "{err}");
+        }
+        let err = serde_json::from_str::<TokenRequest>(r#"{"card":{"number":"4242424242424242"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("missing field `exp_month`"), "{err}");
+        assert!(serde_json::from_str::<TokenRequest>(
+            r#"{"card":{"number":"4242424242424242","exp_month":-1,"exp_year":2030,"cvc":"123"}}"#
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn a_token_request_never_prints_the_number_or_the_cvc() {
+        let request: TokenRequest = serde_json::from_str(BODY).unwrap();
+        let shown = format!("{request:?}");
+        assert_eq!(
+            shown,
+            r#"TokenRequest { card: CardInput { number: ***, exp_month: 12, exp_year: 2030, cvc: ***, name: Some("Jane Doe") } }"#
+        );
+        // A number or CVC sent as a JSON number: serde's own message would quote it.
+        for body in [
+            r#"{"card":{"number":4242424242424242,"exp_month":12,"exp_year":2030,"cvc":"123"}}"#,
+            r#"{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":987}}"#,
+            r#"{"card":{"number":-4242424242424242,"exp_month":12,"exp_year":2030,"cvc":"123"}}"#,
+            r#"{"card":{"number":4242424242424242.5,"exp_month":12,"exp_year":2030,"cvc":"123"}}"#,
+        ] {
+            let err = serde_json::from_str::<TokenRequest>(body).unwrap_err().to_string();
+            assert!(err.starts_with("invalid type: a number, expected a string"), "{err}");
+            assert!(!err.contains("4242") && !err.contains("987"), "{err}");
+        }
     }
 
     #[test]
