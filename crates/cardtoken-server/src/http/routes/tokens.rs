@@ -2,9 +2,7 @@
 
 use axum::extract::{Path, State};
 use axum::response::Response;
-use cardtoken_types::wire::{CardFields, ErrorBody, Token};
-use serde::Deserialize;
-use zeroize::Zeroize;
+use cardtoken_types::wire::{ErrorBody, Token, TokenRequest};
 
 use crate::domain::tokens;
 use crate::http::auth::{Publishable, Secret};
@@ -13,44 +11,8 @@ use crate::http::error::{json, render, respond};
 use crate::http::extract::IdemJson;
 use crate::http::AppState;
 
-/// A string that holds card data: erased on drop, never printed.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(transparent)]
-#[schema(value_type = String)]
-struct SecretText(String);
-
-impl Drop for SecretText {
-    fn drop(&mut self) {
-        self.0.zeroize();
-    }
-}
-
-impl std::fmt::Debug for SecretText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("***")
-    }
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTokenBody {
-    card: CardBody,
-}
-
-/// The card to tokenize.
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-struct CardBody {
-    number: SecretText,
-    exp_month: u32,
-    exp_year: u32,
-    cvc: SecretText,
-    #[serde(default)]
-    name: Option<String>,
-}
-
 /// Tokenizes a card (publishable key; CORS open). The Token never holds the number.
-#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = CreateTokenBody,
+#[utoipa::path(post, path = "/v1/tokens", tag = "tokens", request_body = TokenRequest,
     params(crate::http::params::IdempotencyKey),
     responses(
         (status = 200, description = "The token", body = Token),
@@ -68,17 +30,9 @@ pub async fn create(
     State(state): State<AppState>,
     Publishable(caller): Publishable,
     ClientIp(client): ClientIp,
-    IdemJson(body, idem): IdemJson<CreateTokenBody>,
+    IdemJson(body, idem): IdemJson<TokenRequest>,
 ) -> Response {
-    let c = &body.card;
-    let fields = CardFields {
-        number: &c.number.0,
-        exp_month: c.exp_month,
-        exp_year: c.exp_year,
-        cvc: &c.cvc.0,
-        name: c.name.as_deref(),
-    };
-    let reply = tokens::create(&state, &caller, client, fields, idem, render::<Token>).await;
+    let reply = tokens::create(&state, &caller, client, body.card.fields(), idem, render::<Token>).await;
     drop(body);
     respond(reply)
 }
