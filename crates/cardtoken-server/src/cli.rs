@@ -11,7 +11,6 @@ use crate::config::Config;
 use crate::domain::accounts::{self, NewKey, NewKeyPair};
 use crate::startup::{open_store, Application, StartupError};
 use crate::store::{self, KeyKind, Store};
-use crate::vault::Vault;
 
 #[derive(Parser)]
 #[command(name = "cardtoken-server", about = "The cardtoken payment server", version)]
@@ -141,8 +140,8 @@ pub fn parse_duration(s: &str) -> Result<i64, CliError> {
 
 /// Re-wraps every data key under a new master key version. Answers (new version, keys re-wrapped).
 pub async fn rotate_master(config: &Config) -> Result<(u32, usize), CliError> {
-    let vault = Arc::new(Vault::open(&config.data_dir, config.master_key.as_ref())?);
-    let store = open_store(config)?;
+    let vault = Arc::new(crate::startup::open_vault(config)?);
+    let store = open_store(config).await?;
     let version = vault.add_master_version()?;
     let v = vault.clone();
     let n = store::write(&store, move |tx| {
@@ -262,12 +261,15 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Openapi => {}
         Command::Serve => serve(config).await?,
         Command::Migrate => {
-            let store = open_store(&config)?;
-            store.ready()?;
+            let store = open_store(&config).await?;
+            let ready = store.clone();
+            tokio::task::spawn_blocking(move || ready.ready())
+                .await
+                .map_err(|e| CliError::Domain(e.to_string()))??;
             say!("the {} database is migrated", store.backend());
         }
         Command::Accounts { action } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             match action {
                 AccountsAction::Create { name } => {
                     let made = accounts::create_account(&store, &name, SystemClock.now()).await?;
@@ -283,7 +285,7 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
             }
         }
         Command::Keys { action } => {
-            let store = open_store(&config)?;
+            let store = open_store(&config).await?;
             keys(&store, &config, action).await?;
         }
     }

@@ -19,8 +19,18 @@ pub struct Config {
     /// `sqlite://path` (`CARDTOKEN_DATABASE_URL`, default `sqlite://{data_dir}/cardtoken.sqlite`).
     pub database_url: String,
     /// Base64 of the 32-byte master key, or `version:base64,…` (`CARDTOKEN_MASTER_KEY`); default: the
-    /// keys file in the data dir, created with mode 0600 on first start.
+    /// keys file, created with mode 0600 on first start.
     pub master_key: Option<SecretString>,
+    /// Base64 of the 32-byte fingerprint key (`CARDTOKEN_FINGERPRINT_KEY`); default: the keys file.
+    pub fingerprint_key: Option<SecretString>,
+    /// The keys file (`CARDTOKEN_KEYS_FILE`, default `{data_dir}/keys.json`): instances sharing a
+    /// database must share it (or the two keys above).
+    pub keys_file: Option<PathBuf>,
+    /// Connections to PostgreSQL per instance (`CARDTOKEN_DATABASE_POOL`, default 16).
+    pub database_pool: usize,
+    /// How long an instance's claim on a delivery or job lasts before another instance may take it over,
+    /// in seconds (`CARDTOKEN_LEASE_SECS`, default 60; it must exceed a delivery's 15 s budget).
+    pub lease_secs: i64,
     /// The demo's files (`CARDTOKEN_WWW_DIR`, default `www`) and the built package (`CARDTOKEN_PKG_DIR`,
     /// default `pkg`).
     pub www_dir: PathBuf,
@@ -120,6 +130,9 @@ struct FileConfig {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     master_key: Option<String>,
+    fingerprint_key: Option<String>,
+    keys_file: Option<PathBuf>,
+    database_pool: Option<usize>,
     www_dir: Option<PathBuf>,
     pkg_dir: Option<PathBuf>,
     public_url: Option<String>,
@@ -153,6 +166,10 @@ impl Default for Config {
             database_url: sqlite_url(&data_dir),
             data_dir,
             master_key: None,
+            fingerprint_key: None,
+            keys_file: None,
+            database_pool: 16,
+            lease_secs: 60,
             www_dir: PathBuf::from("www"),
             pkg_dir: PathBuf::from("pkg"),
             public_url: None,
@@ -220,6 +237,11 @@ impl Config {
         }
         c.database_url = fc.database_url.unwrap_or_default();
         c.master_key = fc.master_key.map(SecretString::from);
+        c.fingerprint_key = fc.fingerprint_key.map(SecretString::from);
+        c.keys_file = fc.keys_file;
+        if let Some(v) = fc.database_pool {
+            c.database_pool = v;
+        }
         if let Some(v) = fc.www_dir {
             c.www_dir = v;
         }
@@ -270,6 +292,18 @@ impl Config {
         }
         if let Some(v) = env("CARDTOKEN_MASTER_KEY") {
             c.master_key = Some(SecretString::from(v));
+        }
+        if let Some(v) = env("CARDTOKEN_FINGERPRINT_KEY") {
+            c.fingerprint_key = Some(SecretString::from(v));
+        }
+        if let Some(v) = env("CARDTOKEN_KEYS_FILE") {
+            c.keys_file = Some(PathBuf::from(v));
+        }
+        if let Some(v) = parse_env("CARDTOKEN_DATABASE_POOL")? {
+            c.database_pool = v;
+        }
+        if let Some(v) = parse_env("CARDTOKEN_LEASE_SECS")? {
+            c.lease_secs = v;
         }
         if let Some(v) = env("CARDTOKEN_WWW_DIR") {
             c.www_dir = PathBuf::from(v);
@@ -355,5 +389,15 @@ impl Config {
     /// The SQLite file the database URL names (`sqlite://path`).
     pub fn sqlite_path(&self) -> Option<PathBuf> {
         self.database_url.strip_prefix("sqlite://").map(PathBuf::from)
+    }
+
+    /// Whether the database is PostgreSQL (`postgres://…` or `postgresql://…`).
+    pub fn is_postgres(&self) -> bool {
+        self.database_url.starts_with("postgres://") || self.database_url.starts_with("postgresql://")
+    }
+
+    /// The keys file.
+    pub fn keys_path(&self) -> PathBuf {
+        self.keys_file.clone().unwrap_or_else(|| self.data_dir.join("keys.json"))
     }
 }

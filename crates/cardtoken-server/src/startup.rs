@@ -18,6 +18,7 @@ use crate::domain::monitoring::Monitor;
 use crate::domain::payments::processor::{Processor, TestCards};
 use crate::domain::{ratelimit, Processors, Services};
 use crate::http::{self, AppState};
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::Store;
 use crate::vault::Vault;
@@ -35,14 +36,54 @@ pub enum StartupError {
     Bind(SocketAddr, std::io::Error),
     #[error("unsupported database URL: use sqlite://path or postgres://…")]
     DatabaseUrl,
+    #[error(
+        "this instance's {0} key is not the one this database's data was sealed with: every instance of a \
+         deployment must use the same keys file (CARDTOKEN_KEYS_FILE) or CARDTOKEN_MASTER_KEY and \
+         CARDTOKEN_FINGERPRINT_KEY"
+    )]
+    KeyMismatch(String),
 }
 
-/// Opens the store a database URL names (and runs its migrations).
-pub fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
-    if let Some(path) = config.sqlite_path() {
-        return Ok(Arc::new(SqliteStore::open(&path)?));
+/// Opens the store a database URL names (and runs its migrations), off the async workers.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartupError> {
+    let (sqlite, postgres) = (config.sqlite_path(), config.is_postgres());
+    let (url, pool) = (config.database_url.clone(), config.database_pool);
+    tokio::task::spawn_blocking(move || -> Result<Arc<dyn Store>, StartupError> {
+        if let Some(path) = sqlite {
+            return Ok(Arc::new(SqliteStore::open(&path)?));
+        }
+        if postgres {
+            return Ok(Arc::new(PgStore::open(&url, pool)?));
+        }
+        Err(StartupError::DatabaseUrl)
+    })
+    .await
+    .map_err(|e| StartupError::Domain(e.to_string()))?
+}
+
+/// The vault of a configuration: its keys file and key variables.
+pub fn open_vault(config: &Config) -> Result<Vault, StartupError> {
+    Ok(Vault::open_at(&config.keys_path(), config.master_key.as_ref(), config.fingerprint_key.as_ref())?)
+}
+
+/// Records this instance's key check values the first time, and refuses to run with other keys than
+/// the ones the database's data was sealed with.
+async fn check_keys(store: &Arc<dyn Store>, vault: &Vault) -> Result<(), StartupError> {
+    let checks = vault.key_checks();
+    let mismatch = crate::store::write(store, move |tx| {
+        for (name, value) in &checks {
+            tx.insert_setting(name, value)?;
+            if tx.get_setting(name)?.as_deref() != Some(value.as_slice()) {
+                return Ok(Some(name.trim_start_matches("key-check:").to_string()));
+            }
+        }
+        Ok(None)
+    })
+    .await?;
+    match mismatch {
+        Some(which) => Err(StartupError::KeyMismatch(which)),
+        None => Ok(()),
     }
-    Err(StartupError::DatabaseUrl)
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, StartupError> {
@@ -70,8 +111,9 @@ impl Application {
     ) -> Result<Application, StartupError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| crate::store::StoreError::Open(e.to_string()))?;
-        let vault = Arc::new(Vault::open(&config.data_dir, config.master_key.as_ref())?);
-        let store = open_store(&config)?;
+        let vault = Arc::new(open_vault(&config)?);
+        let store = open_store(&config).await?;
+        check_keys(&store, &vault).await?;
         let first_account = accounts::ensure_first_account(&store, clock.now())
             .await
             .map_err(|e| StartupError::Domain(e.to_string()))?;

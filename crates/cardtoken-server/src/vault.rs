@@ -162,14 +162,28 @@ fn parse_env_master(value: &str) -> Result<(u32, BTreeMap<u32, Key>), VaultError
 }
 
 impl Vault {
-    /// Opens the key ring: the master key from `master_env` or the keys file, created on first start.
+    /// Opens the key ring of `data_dir/keys.json` (created on first start), or the master key from
+    /// `master_env`.
     pub fn open(data_dir: &Path, master_env: Option<&SecretString>) -> Result<Vault, VaultError> {
-        let keys_path = data_dir.join("keys.json");
+        Vault::open_at(&data_dir.join("keys.json"), master_env, None)
+    }
+
+    /// Opens the key ring: keys from the environment where given (`master_env`, `fingerprint_env`), the
+    /// rest from the keys file at `keys_path`, created if missing.
+    pub fn open_at(
+        keys_path: &Path,
+        master_env: Option<&SecretString>,
+        fingerprint_env: Option<&SecretString>,
+    ) -> Result<Vault, VaultError> {
+        let keys_path = keys_path.to_path_buf();
         let mut file = read_keys_file(&keys_path)?;
         let mut dirty = false;
-        let fingerprint = match file.as_ref().and_then(|f| decode_key(&f.fingerprint)) {
-            Some(k) => k,
-            None => {
+        let fingerprint = match (fingerprint_env, file.as_ref().and_then(|f| decode_key(&f.fingerprint))) {
+            (Some(env), _) => decode_key(env.expose_secret()).ok_or_else(|| {
+                VaultError::EnvKey("CARDTOKEN_FINGERPRINT_KEY must be 32 bytes in base64".into())
+            })?,
+            (None, Some(k)) => k,
+            (None, None) => {
                 let k = new_key()?;
                 file.get_or_insert_with(KeysFile::default).fingerprint = STANDARD.encode(*k);
                 dirty = true;
@@ -262,6 +276,18 @@ impl Vault {
 
     pub fn current_version(&self) -> u32 {
         self.read().current
+    }
+
+    /// A check value of each key (HMAC of a fixed label under it): the database keeps them, so an
+    /// instance started with other keys than the ones its data was sealed with can refuse to run.
+    pub fn key_checks(&self) -> Vec<(String, Vec<u8>)> {
+        let ring = self.read();
+        let check = |key: &Key| derive(key, b"cardtoken/v1/key-check").to_vec();
+        let mut out = vec![("key-check:fingerprint".to_string(), check(&ring.fingerprint))];
+        for (version, key) in &ring.master {
+            out.push((format!("key-check:master:{version}"), check(key)));
+        }
+        out
     }
 
     /// HMAC-SHA256 of the digits under the fingerprint key: equal cards, equal fingerprints.

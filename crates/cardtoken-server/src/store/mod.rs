@@ -15,7 +15,9 @@ mod idempotency;
 mod jobs;
 mod monitoring;
 mod payments;
+pub mod postgres;
 mod ratelimit;
+mod settings;
 pub mod sqlite;
 mod tokens;
 mod webhooks;
@@ -28,6 +30,7 @@ pub use jobs::{JobRecord, JobRepo, NewJob};
 pub use monitoring::{MonitorRepo, StoredBucket, StoredWatch};
 pub use payments::{DisputeRecord, PaymentFilter, PaymentRecord, PaymentRepo, RefundRecord};
 pub use ratelimit::RateLimitRepo;
+pub use settings::SettingsRepo;
 pub use tokens::{TokenRecord, TokenRepo};
 pub use webhooks::{
     AttemptRecord, DeliveryOutcome, DeliveryRecord, DueDelivery, EndpointRecord, EventRecord, NewEvent,
@@ -77,7 +80,15 @@ impl Scope {
 
 /// One transaction's view of storage: every repository.
 pub trait Tx:
-    AccountRepo + TokenRepo + PaymentRepo + WebhookRepo + JobRepo + IdempotencyRepo + MonitorRepo + RateLimitRepo
+    AccountRepo
+    + TokenRepo
+    + PaymentRepo
+    + WebhookRepo
+    + JobRepo
+    + IdempotencyRepo
+    + MonitorRepo
+    + RateLimitRepo
+    + SettingsRepo
 {
 }
 
@@ -90,6 +101,7 @@ impl<T> Tx for T where
         + IdempotencyRepo
         + MonitorRepo
         + RateLimitRepo
+        + SettingsRepo
 {
 }
 

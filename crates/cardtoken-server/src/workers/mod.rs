@@ -15,9 +15,6 @@ use tokio::task::JoinSet;
 use crate::domain::{jobs, maintenance, monitoring, Services};
 use crate::store;
 
-/// How long a claimed delivery or job is reserved for the instance working on it: more than a
-/// delivery's whole 15 s budget, so a send never outlives its lease.
-pub const LEASE_SECS: i64 = 60;
 /// Deliveries in flight at once on one instance, and to one endpoint.
 const IN_FLIGHT: usize = 64;
 const PER_ENDPOINT: usize = 4;
@@ -59,15 +56,14 @@ async fn pause(stop: &mut watch::Receiver<bool>, d: Duration) -> bool {
 /// Runs the jobs that are due; a failing job is logged and tried again later, never stopping the rest.
 pub async fn run_due_jobs(svc: &Services) -> usize {
     let now = svc.now();
-    let worker = svc.instance.clone();
-    let due =
-        match store::write(&svc.store, move |tx| tx.claim_jobs(now, now + LEASE_SECS, 50, &worker)).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "claiming jobs failed");
-                return 0;
-            }
-        };
+    let (worker, lease) = (svc.instance.clone(), svc.config.lease_secs);
+    let due = match store::write(&svc.store, move |tx| tx.claim_jobs(now, now + lease, 50, &worker)).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::error!(error = %e, "claiming jobs failed");
+            return 0;
+        }
+    };
     let n = due.len();
     for job in due {
         if let Err(e) = jobs::run(svc, &job).await {
@@ -90,9 +86,9 @@ async fn deliveries(svc: Arc<Services>, mut stop: watch::Receiver<bool>) {
         let free = permits.available_permits();
         if free > 0 {
             let now = svc.now();
-            let worker = svc.instance.clone();
+            let (worker, lease) = (svc.instance.clone(), svc.config.lease_secs);
             let claimed = store::write(&svc.store, move |tx| {
-                tx.claim_deliveries(now, now + LEASE_SECS, free.min(32), PER_ENDPOINT, &worker)
+                tx.claim_deliveries(now, now + lease, free.min(32), PER_ENDPOINT, &worker)
             })
             .await;
             match claimed {

@@ -1,19 +1,17 @@
 //! The command line (`shared/contract.md` §6) as an operator runs it: accounts, keys, roll, revoke,
 //! migrate, against a data dir that a server then opens.
 
-use std::path::Path;
 use std::process::Command;
 
 use reqwest::StatusCode;
 
-use crate::helpers::spawn_configured;
-use cardtoken_server::config::Config;
+use crate::helpers::{binary_env, spawn_configured, test_config};
 use cardtoken_server::domain::payments::processor::TestCards;
 
-fn run(dir: &Path, args: &[&str]) -> String {
+fn run(env: &[(&'static str, String)], args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
         .args(args)
-        .env("CARDTOKEN_DATA_DIR", dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("RUST_LOG", "warn")
         .output()
         .unwrap();
@@ -34,6 +32,8 @@ fn key_on(line_start: &str, text: &str) -> String {
 async fn accounts_and_keys_are_made_listed_rolled_and_revoked_from_the_command_line() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
+    let env = binary_env(dir).await;
+    let dir = &env;
     assert!(run(dir, &["migrate"]).contains("migrated"));
     let made = run(dir, &["accounts", "create", "--name", "Corner shop"]);
     let account = made.split_whitespace().find(|w| w.starts_with("acct_")).unwrap().to_string();
@@ -74,7 +74,8 @@ async fn accounts_and_keys_are_made_listed_rolled_and_revoked_from_the_command_l
 
     // The command line used the real clock: so does this server.
     let keys = Some((test_pk.clone(), new_sk.clone()));
-    let app = spawn_configured(Config::for_tests(dir), keys, true, std::sync::Arc::new(TestCards)).await;
+    let app =
+        spawn_configured(test_config(tmp.path()).await, keys, true, std::sync::Arc::new(TestCards)).await;
     let status = |key: String| {
         let app = &app;
         async move {

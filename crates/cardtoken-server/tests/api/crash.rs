@@ -16,10 +16,10 @@ struct Server {
     keys: Option<(String, String)>,
 }
 
-fn start(dir: &std::path::Path) -> Server {
+fn start(env: &[(&'static str, String)]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
         .arg("serve")
-        .env("CARDTOKEN_DATA_DIR", dir)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .env("CARDTOKEN_LISTEN", "127.0.0.1:0")
         .env("CARDTOKEN_DEMO_LISTEN", "off")
         .env("CARDTOKEN_WEBHOOK_RETRY_SECS", "1,1,1,1,1,1,1,1,1,1")
@@ -70,7 +70,8 @@ async fn call(
 async fn deliveries_pending_when_the_server_is_killed_arrive_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let client = reqwest::Client::new();
-    let mut server = start(dir.path());
+    let env = crate::helpers::binary_env(dir.path()).await;
+    let mut server = start(&env);
     let (pk, sk) = server.keys.clone().unwrap();
     let port = free_port();
     let hook = format!("http://127.0.0.1:{port}/hook");
@@ -105,7 +106,7 @@ async fn deliveries_pending_when_the_server_is_killed_arrive_after_a_restart() {
     server.child.wait().unwrap();
 
     let receiver = Receiver::start(port, &[]).await;
-    let mut restarted = start(dir.path());
+    let mut restarted = start(&env);
     // Leases of deliveries cut off mid-send expire after 30 s, so allow for that.
     for _ in 0..900 {
         let got: BTreeSet<String> =
@@ -167,10 +168,11 @@ async fn until_answered(
 async fn requests_retried_with_their_keys_across_three_sigkills_take_effect_exactly_once() {
     let dir = tempfile::tempdir().unwrap();
     let port = stable_port();
-    let start_on = move |dir: &std::path::Path| {
+    let env = crate::helpers::binary_env(dir.path()).await;
+    let start_on = move |env: &[(&'static str, String)]| {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
             .arg("serve")
-            .env("CARDTOKEN_DATA_DIR", dir)
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .env("CARDTOKEN_LISTEN", format!("127.0.0.1:{port}"))
             .env("CARDTOKEN_DEMO_LISTEN", "off")
             .env("CARDTOKEN_RATE_CLIENT_PER_MINUTE", "1000000")
@@ -195,7 +197,7 @@ async fn requests_retried_with_their_keys_across_three_sigkills_take_effect_exac
         drain(stdout);
         (child, keys)
     };
-    let (first, keys) = start_on(dir.path());
+    let (first, keys) = start_on(&env);
     let (pk, sk) = (keys.0.unwrap(), keys.1.unwrap());
     let base = format!("http://127.0.0.1:{port}");
     let server = std::sync::Arc::new(std::sync::Mutex::new(first));
@@ -203,14 +205,14 @@ async fn requests_retried_with_their_keys_across_three_sigkills_take_effect_exac
     // Three kills while twelve clients tokenize, pay and refund twice each; the server comes straight back.
     let killer = {
         let server = server.clone();
-        let dir = dir.path().to_path_buf();
+        let env = env.clone();
         tokio::spawn(async move {
             for wait in [400, 700, 900] {
                 tokio::time::sleep(Duration::from_millis(wait)).await;
                 let mut child = server.lock().unwrap();
                 child.kill().unwrap(); // SIGKILL
                 child.wait().unwrap();
-                *child = start_on(&dir).0;
+                *child = start_on(&env).0;
             }
         })
     };

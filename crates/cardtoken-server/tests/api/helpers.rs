@@ -59,6 +59,47 @@ pub struct TestApp {
     handle: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
 }
 
+/// The PostgreSQL cluster the tests run against (`CARDTOKEN_TEST_POSTGRES`, set by `npm test`'s second
+/// pass), or `None` for SQLite.
+pub fn postgres() -> Option<String> {
+    std::env::var("CARDTOKEN_TEST_POSTGRES").ok().filter(|v| !v.is_empty())
+}
+
+/// A test's configuration: everything under `dir`, and on PostgreSQL a database of its own, named after
+/// `dir` (so a restart on the same dir finds it again).
+pub async fn test_config(dir: &Path) -> Config {
+    let mut config = Config::for_tests(dir);
+    if let Some(base) = postgres() {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(dir.to_string_lossy().as_bytes());
+        let name: String =
+            format!("ct_{}", digest.iter().take(8).map(|b| format!("{b:02x}")).collect::<String>());
+        let admin = base.clone();
+        let created = name.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut client = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+            match client.batch_execute(&format!("CREATE DATABASE {created}")) {
+                Ok(()) => {}
+                Err(e) if e.code() == Some(&postgres::error::SqlState::DUPLICATE_DATABASE) => {}
+                Err(e) => panic!("creating the test database: {e}"),
+            }
+        })
+        .await
+        .unwrap();
+        config.database_url = match base.rsplit_once('/') {
+            Some((server, _)) => format!("{server}/{name}"),
+            None => panic!("CARDTOKEN_TEST_POSTGRES is not a URL"),
+        };
+    }
+    config
+}
+
+/// The environment a server binary started by a test needs for the same backend as the test's.
+pub async fn binary_env(dir: &Path) -> Vec<(&'static str, String)> {
+    let config = test_config(dir).await;
+    vec![("CARDTOKEN_DATA_DIR", dir.display().to_string()), ("CARDTOKEN_DATABASE_URL", config.database_url)]
+}
+
 /// A server on a fresh data dir.
 pub async fn spawn_app() -> TestApp {
     let tmp = tempfile::tempdir().unwrap();
@@ -72,7 +113,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().to_path_buf();
-    let mut config = Config::for_tests(&dir);
+    let mut config = test_config(&dir).await;
     tweak(&mut config);
     let mut app = spawn_configured(config, None, false, Arc::new(TestCards)).await;
     app._tmp = Some(tmp);
@@ -82,7 +123,7 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
 /// A server on a fresh data dir whose test-mode processor is `processor`.
 pub async fn spawn_app_with_processor(processor: Arc<dyn Processor>) -> TestApp {
     let tmp = tempfile::tempdir().unwrap();
-    let config = Config::for_tests(tmp.path());
+    let config = test_config(tmp.path()).await;
     let mut app = spawn_configured(config, None, false, processor).await;
     app._tmp = Some(tmp);
     app
@@ -91,7 +132,7 @@ pub async fn spawn_app_with_processor(processor: Arc<dyn Processor>) -> TestApp 
 /// A server on the real clock (webhook receivers check timestamps against theirs), with short retries.
 pub async fn spawn_app_realtime(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let tmp = tempfile::tempdir().unwrap();
-    let mut config = Config::for_tests(tmp.path());
+    let mut config = test_config(tmp.path()).await;
     config.webhook_retry_secs = vec![1, 1, 1, 1, 1, 1];
     config.async_delay_secs = 1;
     tweak(&mut config);
@@ -102,7 +143,7 @@ pub async fn spawn_app_realtime(tweak: impl FnOnce(&mut Config)) -> TestApp {
 
 /// A server on `dir`; `keys` are the keys of an earlier start on it.
 pub async fn spawn_app_in(dir: &Path, keys: Option<(String, String)>) -> TestApp {
-    spawn_configured(Config::for_tests(dir), keys, false, Arc::new(TestCards)).await
+    spawn_configured(test_config(dir).await, keys, false, Arc::new(TestCards)).await
 }
 
 /// `realtime`: the server runs on the system clock (`TestApp::clock` then moves nothing).
@@ -277,17 +318,48 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null), text)
     }
 
-    /// The SQLite file, its WAL and shared memory, as bytes.
-    pub fn database_bytes(&self) -> Vec<u8> {
-        let db = self.config.sqlite_path().unwrap();
+    /// Every byte the database keeps on disk: the SQLite file, its WAL and shared memory; or, on
+    /// PostgreSQL, every file of the cluster's data directory (heap, indexes, WAL) after a checkpoint.
+    pub async fn database_bytes(&self) -> Vec<u8> {
         let mut all = Vec::new();
-        for suffix in ["", "-wal", "-shm"] {
-            let p = PathBuf::from(format!("{}{suffix}", db.display()));
-            if let Ok(bytes) = std::fs::read(p) {
-                all.extend(bytes);
+        if let Some(db) = self.config.sqlite_path() {
+            for suffix in ["", "-wal", "-shm"] {
+                let p = PathBuf::from(format!("{}{suffix}", db.display()));
+                if let Ok(bytes) = std::fs::read(p) {
+                    all.extend(bytes);
+                }
             }
+            return all;
         }
+        let url = self.config.database_url.clone();
+        let oid: u32 = tokio::task::spawn_blocking(move || {
+            let mut client = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+            client.batch_execute("CHECKPOINT").unwrap();
+            client
+                .query_one("SELECT oid FROM pg_database WHERE datname = current_database()", &[])
+                .unwrap()
+                .get(0)
+        })
+        .await
+        .unwrap();
+        // This database's files, and the write-ahead log every database shares.
+        let data =
+            PathBuf::from(std::env::var("PG_DATA").expect("PG_DATA names the test cluster's data dir"));
+        read_tree(&data.join("base").join(oid.to_string()), &mut all);
+        read_tree(&data.join("pg_wal"), &mut all);
         all
+    }
+}
+
+fn read_tree(dir: &Path, out: &mut Vec<u8>) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            read_tree(&path, out);
+        } else if let Ok(bytes) = std::fs::read(&path) {
+            out.extend(bytes);
+        }
     }
 }
 
@@ -324,7 +396,14 @@ pub async fn eventually<F: Fn() -> bool>(what: &str, check: F) {
 }
 
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+    !needle.is_empty() && found(haystack, &[needle]).contains(&0)
+}
+
+/// Which of `needles` occur in `haystack` (their indexes), in one pass: database scans read hundreds of
+/// megabytes on PostgreSQL.
+pub fn found(haystack: &[u8], needles: &[&[u8]]) -> std::collections::BTreeSet<usize> {
+    let ac = aho_corasick::AhoCorasick::new(needles).unwrap();
+    ac.find_overlapping_iter(haystack).map(|m| m.pattern().as_usize()).collect()
 }
 
 /// What the processor was asked: each authorization's card (last four) and whether a CVC came with it.

@@ -3,9 +3,8 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{card, spawn_app_with_processor, spawn_configured, Recorder, TestApp};
+use crate::helpers::{card, spawn_app_with_processor, spawn_configured, test_config, Recorder, TestApp};
 use cardtoken_server::cli::rotate_master;
-use cardtoken_server::config::Config;
 
 async fn pay(app: &TestApp, token: &str) {
     let r = app.post("/v1/payments", json!({"amount": 1000, "currency": "jpy", "token": token})).await;
@@ -26,7 +25,7 @@ async fn tokens_survive_a_restart_and_a_master_key_rotation() {
     let (dir, keys, tmp) = app.stop().await;
 
     // Same data dir: the keys and tokens are still there.
-    let app = spawn_configured(Config::for_tests(&dir), Some(keys), false, recorder.clone()).await;
+    let app = spawn_configured(test_config(&dir).await, Some(keys), false, recorder.clone()).await;
     for id in &ids {
         let (status, token, _) = app.get_token(&app.sk, id).await;
         assert_eq!(status, StatusCode::OK, "{id}");
@@ -45,7 +44,7 @@ async fn tokens_survive_a_restart_and_a_master_key_rotation() {
     assert_eq!(status, StatusCode::OK);
     let (dir, keys, _tmp2) = app.stop().await;
 
-    let app = spawn_configured(Config::for_tests(&dir), Some(keys), false, recorder.clone()).await;
+    let app = spawn_configured(test_config(&dir).await, Some(keys), false, recorder.clone()).await;
     assert_eq!(app.svc.vault.current_version(), 2);
     for id in &ids {
         let (status, _, _) = app.get_token(&app.sk, id).await;

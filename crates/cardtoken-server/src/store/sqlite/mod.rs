@@ -15,6 +15,7 @@ mod monitoring;
 mod payments;
 mod ratelimit;
 mod schema;
+mod settings;
 mod tokens;
 mod webhooks;
 

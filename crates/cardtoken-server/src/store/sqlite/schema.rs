@@ -268,4 +268,6 @@ pub const MIGRATIONS: &[&str] = &[
         tokens REAL NOT NULL,
         updated REAL NOT NULL
     );",
+    // 6: deployment-wide settings (the key check)
+    "CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
 ];

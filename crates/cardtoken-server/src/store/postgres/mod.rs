@@ -1,0 +1,254 @@
+//! The PostgreSQL backend, for several server instances on one database. Commits are durable before
+//! anyone is told (`synchronous_commit = on`, the server's default); concurrent requests commit on the
+//! pool's connections side by side, and PostgreSQL groups their WAL flushes.
+//!
+//! What instances must share lives here, never in one process: payment changes lock their row
+//! (`SELECT … FOR UPDATE`), idempotency keys in flight hold a transaction-scoped advisory lock (a second
+//! instance answers 409), deliveries and jobs are claimed with `FOR UPDATE SKIP LOCKED` under leases,
+//! rate-limit ceilings are rows, monitoring buckets are each instance's rows. CVC epoch keys live in
+//! *unlogged* tables, one per epoch, dropped when the epoch's tokens have all expired: never written to
+//! the WAL, and gone from the data directory with the table.
+//!
+//! Each pooled connection keeps its prepared statements, so a query is parsed once per connection.
+
+mod accounts;
+mod idempotency;
+mod jobs;
+mod monitoring;
+mod payments;
+mod ratelimit;
+mod schema;
+mod settings;
+mod tokens;
+mod webhooks;
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Row, Statement, Transaction};
+
+use super::{Done, ReadJob, Result, Store, StoreError, TxJob};
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> StoreError {
+        match e.code() {
+            Some(c)
+                if *c == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+                    || *c == postgres::error::SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                StoreError::Conflict(e.to_string())
+            }
+            // The message and code only: a DETAIL can quote the values of a row.
+            _ => match e.as_db_error() {
+                Some(db) => StoreError::Db(format!("{} ({})", db.message(), db.code().code())),
+                None => StoreError::Db(e.to_string()),
+            },
+        }
+    }
+}
+
+/// A connection and the statements prepared on it.
+struct Conn {
+    client: Client,
+    statements: HashMap<&'static str, Statement>,
+}
+
+struct Pool {
+    url: String,
+    idle: Mutex<Vec<Conn>>,
+    open: Mutex<usize>,
+    available: Condvar,
+    max: usize,
+}
+
+impl Pool {
+    fn connect(url: &str) -> Result<Conn> {
+        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Open(e.to_string()))?;
+        Ok(Conn { client, statements: HashMap::new() })
+    }
+
+    /// A connection: an idle one, a new one while under `max`, or the next one given back.
+    fn get(&self) -> Result<Conn> {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(conn) = idle.pop() {
+                return Ok(conn);
+            }
+            {
+                let mut open = self.open.lock().unwrap_or_else(|p| p.into_inner());
+                if *open < self.max {
+                    *open += 1;
+                    drop(open);
+                    drop(idle);
+                    return Pool::connect(&self.url).inspect_err(|_| {
+                        *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+                    });
+                }
+            }
+            let (guard, timeout) =
+                self.available.wait_timeout(idle, Duration::from_secs(30)).unwrap_or_else(|p| p.into_inner());
+            idle = guard;
+            if timeout.timed_out() && idle.is_empty() {
+                return Err(StoreError::Unavailable);
+            }
+        }
+    }
+
+    fn put(&self, conn: Conn) {
+        if conn.client.is_closed() {
+            *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
+        } else {
+            self.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+        }
+        self.available.notify_one();
+    }
+}
+
+impl Drop for Pool {
+    /// A client closes its connection by blocking on its own runtime, which a thread that drives async
+    /// tasks must not do: the last pool may be dropped on one, so the closing happens on a thread of its own.
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut *self.idle.lock().unwrap_or_else(|p| p.into_inner()));
+        if !idle.is_empty() {
+            let _ = std::thread::Builder::new().name("pg-close".into()).spawn(move || drop(idle));
+        }
+    }
+}
+
+/// A transaction, with its connection's statement cache: every repository is implemented for it.
+pub struct PgTx<'a> {
+    tx: Transaction<'a>,
+    statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+impl PgTx<'_> {
+    fn stmt(&mut self, sql: &'static str) -> Result<Statement> {
+        if let Some(s) = self.statements.get(sql) {
+            return Ok(s.clone());
+        }
+        let s = self.tx.prepare(sql)?;
+        self.statements.insert(sql, s.clone());
+        Ok(s)
+    }
+
+    fn query(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
+        let s = self.stmt(sql)?;
+        Ok(self.tx.query(&s, args)?)
+    }
+
+    fn query_opt(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        let s = self.stmt(sql)?;
+        Ok(self.tx.query_opt(&s, args)?)
+    }
+
+    fn query_one(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Row> {
+        let s = self.stmt(sql)?;
+        Ok(self.tx.query_one(&s, args)?)
+    }
+
+    fn execute(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        let s = self.stmt(sql)?;
+        Ok(self.tx.execute(&s, args)?)
+    }
+
+    /// A statement whose text is built (table names): not cached.
+    fn batch(&mut self, sql: &str) -> Result<()> {
+        Ok(self.tx.batch_execute(sql)?)
+    }
+}
+
+/// Amounts and counts are `u64` in the domain and `BIGINT` here.
+fn big(v: u64) -> Result<i64> {
+    i64::try_from(v).map_err(|_| StoreError::Db("a value beyond BIGINT".into()))
+}
+
+fn unsigned(v: i64) -> Result<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Corrupt("a negative amount".into()))
+}
+
+pub struct PgStore {
+    pool: Arc<Pool>,
+}
+
+impl PgStore {
+    /// Connects (at most `pool_size` connections) and runs the migrations (one instance at a time).
+    pub fn open(url: &str, pool_size: usize) -> Result<PgStore> {
+        let pool = Arc::new(Pool {
+            url: url.to_string(),
+            idle: Mutex::new(Vec::new()),
+            open: Mutex::new(0),
+            available: Condvar::new(),
+            max: pool_size.max(2),
+        });
+        let mut conn = pool.get()?;
+        schema::migrate(&mut conn.client)?;
+        pool.put(conn);
+        Ok(PgStore { pool })
+    }
+
+    fn run(pool: &Pool, read_only: bool, job: &mut dyn FnMut(&mut PgTx<'_>) -> Result<()>) -> Result<()> {
+        let mut conn = pool.get()?;
+        let outcome = (|| {
+            let Conn { client, statements } = &mut conn;
+            let tx = if read_only {
+                client.build_transaction().read_only(true).start()?
+            } else {
+                client.transaction()?
+            };
+            let mut pg = PgTx { tx, statements };
+            catch_unwind(AssertUnwindSafe(|| job(&mut pg)))
+                .unwrap_or_else(|_| Err(StoreError::Db("a storage job panicked".into())))?;
+            pg.tx.commit()?;
+            Ok(())
+        })();
+        pool.put(conn);
+        outcome
+    }
+}
+
+impl Store for PgStore {
+    fn transact(&self, job: TxJob, done: Done) {
+        let pool = self.pool.clone();
+        let work = move || {
+            let mut job = Some(job);
+            let outcome = PgStore::run(&pool, false, &mut |tx| match job.take() {
+                Some(j) => j(tx),
+                None => Ok(()),
+            });
+            done(outcome);
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(handle) => {
+                handle.spawn_blocking(work);
+            }
+            Err(_) => work(),
+        }
+    }
+
+    fn read(&self, job: ReadJob<'_>) -> Result<()> {
+        PgStore::run(&self.pool, true, &mut |tx| job(tx))
+    }
+
+    fn inline_reads(&self) -> bool {
+        false
+    }
+
+    fn ready(&self) -> Result<()> {
+        let mut conn = self.pool.get()?;
+        let outcome = schema::check(&mut conn.client);
+        self.pool.put(conn);
+        outcome
+    }
+
+    fn compact(&self) -> Result<()> {
+        // Nothing to do: CVC keys live in unlogged tables that are dropped.
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+}

@@ -1,0 +1,16 @@
+use super::PgTx;
+use crate::store::{Result, SettingsRepo};
+
+impl SettingsRepo for PgTx<'_> {
+    fn get_setting(&mut self, name: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self.query_opt("SELECT value FROM settings WHERE name = $1", &[&name])?.map(|r| r.get(0)))
+    }
+
+    fn insert_setting(&mut self, name: &str, value: &[u8]) -> Result<()> {
+        self.execute(
+            "INSERT INTO settings (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
+            &[&name, &value],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,9 @@
+//! Deployment-wide settings kept in the database (never keys: a key check value, the schema's facts).
+
+use super::Result;
+
+pub trait SettingsRepo {
+    fn get_setting(&mut self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores `value` under `name` unless something is there already.
+    fn insert_setting(&mut self, name: &str, value: &[u8]) -> Result<()>;
+}
