@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 
-const ELEMENT = 'element-6066-11e4-a52e-4f735466cecc';
+const ELEMENT = 'element-6066-11e4-a52e-4f735466cecf';
 
 /** The engines `npm test` runs, by name: how to start each driver and which capabilities it takes. */
 export const ENGINES = {
