@@ -187,6 +187,20 @@ test('an unreachable API and a slow one reject with api_connection_error', async
   assert.deepEqual([t.type, t.code], ['api_connection_error', 'timeout']);
 });
 
+test('without AbortSignal.timeout (Safari 15) requests still time out, and still succeed', { timeout: 20000 }, async () => {
+  const original = AbortSignal.timeout;
+  AbortSignal.timeout = undefined;
+  try {
+    const slow = await load(PK, { apiBase: stub.url, timeoutMs: 200 });
+    const t = await rejection(slow.createToken({ ...VALID, name: 'slow' }));
+    assert.deepEqual([t.type, t.code], ['api_connection_error', 'timeout']);
+    const token = await (await load(PK, { apiBase: stub.url })).createToken(VALID);
+    assert.match(token.id, /^tok_/);
+  } finally {
+    AbortSignal.timeout = original;
+  }
+});
+
 test('nothing the package did printed a card number or CVC', () => {
   assert.ok(!console_.some((line) => CARD_DIGITS.test(line)), console_.join('\n'));
 });
