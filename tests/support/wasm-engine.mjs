@@ -5,7 +5,8 @@
 // chromedriver and geckodriver itself; for the two WebKit engines it sends a session request without
 // capabilities (it knows only macOS's safaridriver), so this script starts their driver and puts a tiny
 // proxy before it that adds the engine's capabilities (tests/support/webdriver.mjs) to that request.
-// Every output line is prefixed with the engine's name; the exit code is the runner's.
+// It prints which engine runs which file (scripts/engines.mjs prefixes every line with the engine); the exit
+// code is the runner's.
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -54,20 +55,6 @@ function capabilityProxy(driverUrl) {
 }
 
 const prefix = `[${engine.label}] `;
-const print = (stream) => {
-  let rest = '';
-  return {
-    write(chunk) {
-      const lines = (rest + chunk).split('\n');
-      rest = lines.pop();
-      for (const line of lines) stream.write(prefix + line + '\n');
-    },
-    end() {
-      if (rest) stream.write(prefix + rest + '\n');
-    },
-  };
-};
-
 const env = { ...process.env, WASM_BINDGEN_TEST_TIMEOUT: '120' };
 for (const k of Object.keys(env)) if (/^(GECKO|SAFARI|CHROME|MSEDGE)DRIVER/.test(k)) delete env[k];
 let driver = null;
@@ -91,15 +78,9 @@ try {
   for (const file of files) {
     const stripped = path.join(work, path.basename(file));
     writeFileSync(stripped, dropFeatures(readFileSync(file), ['reference-types']).bytes);
-    const out = print(process.stdout);
-    const err = print(process.stderr);
-    out.write(`wasm-bindgen tests in ${engine.label}: ${path.basename(file)}\n`);
-    const child = spawn('wasm-bindgen-test-runner', [stripped], { env, cwd: root });
-    child.stdout.on('data', (c) => out.write(c));
-    child.stderr.on('data', (c) => err.write(c));
+    process.stdout.write(`wasm-bindgen tests in ${engine.label}: ${path.basename(file)}\n`);
+    const child = spawn('wasm-bindgen-test-runner', [stripped], { env, cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
     const code = await new Promise((r) => child.on('close', r));
-    out.end();
-    err.end();
     if (code !== 0) {
       status = code || 1;
       process.stderr.write(`${prefix}FAILED: ${path.basename(file)} (exit ${code})\n`);
