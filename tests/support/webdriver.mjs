@@ -37,7 +37,7 @@ export const ENGINES = {
     label: 'WebKitGTK',
     // MiniBrowser needs a display: a private Xvfb for this driver.
     command: (port) => ['xvfb-run', ['-a', '-s', '-screen 0 1280x1024x24', '/usr/bin/WebKitWebDriver', `--port=${port}`]],
-    capabilities: { 'wdio:enforceWebDriverClassic': true },
+    capabilities: {}, // WebKitWebDriver starts its own MiniBrowser
   },
   wpe: {
     label: 'WPE WebKit 2.38 (Safari 16)',
