@@ -314,12 +314,12 @@ export class CardFields {
 
   /** Removes the frame and stops listening. */
   destroy() {
+    const gone = fail('validation_error', 'fields_destroyed', 'The card fields were removed.');
     clearTimeout(this.#readyTimer);
+    this.#failReady(gone); // a createToken() still waiting for the frame
     window.removeEventListener('message', this.#listener);
     this.#iframe.remove();
-    for (const { reject } of this.#pending.values()) {
-      reject(fail('validation_error', 'fields_destroyed', 'The card fields were removed.'));
-    }
+    for (const { reject } of this.#pending.values()) reject(gone);
     this.#pending.clear();
   }
 }

@@ -37,6 +37,7 @@ const HOST = `<!doctype html><meta charset="utf-8"><div id="card"></div>
   fields.createToken().then(
     (t) => { window.__result = { token: t.id }; },
     (e) => { window.__result = { type: e.type, code: e.code, name: e.name, ms: Date.now() - started }; });
+  if (q.get('destroy')) fields.destroy();
 </script>`;
 
 before(async () => {
@@ -62,8 +63,8 @@ after(async () => {
   if (work) rmSync(work, { recursive: true, force: true });
 });
 
-async function mount(server, pk, timeout) {
-  const q = new URLSearchParams({ api: server.api, pk, timeout: String(timeout) });
+async function mount(server, pk, timeout, extra = {}) {
+  const q = new URLSearchParams({ api: server.api, pk, timeout: String(timeout), ...extra });
   await s.goto(`${site.url}/host.html?${q}`);
   return s.waitFor(() => window.__result, [], { timeout: 30000, message: 'createToken() to settle' });
 }
@@ -87,4 +88,10 @@ test(name('a frame that never says ready (unknown key: no frame script) rejects 
   assert.deepEqual([result.name, result.type, result.code], ['CardtokenError', 'api_connection_error', 'timeout']);
   assert.ok(result.ms >= 1400, `${result.ms} ms`);
   assert.deepEqual(await s.execute(() => window.__events), [['error', { type: 'api_connection_error', code: 'timeout' }]]);
+});
+
+test(name('destroying the fields before they are ready rejects a waiting createToken()'), async () => {
+  const result = await mount(api, 'pk_test_unknown', 20000, { destroy: '1' });
+  assert.deepEqual([result.type, result.code], ['validation_error', 'fields_destroyed']);
+  assert.ok(result.ms < 15000, `${result.ms} ms`);
 });

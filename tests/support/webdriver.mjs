@@ -155,23 +155,8 @@ export class Session {
     return this.cmd('POST', '/execute/sync', { script: `return (${fn}).apply(null, arguments)`, args });
   }
 
-  /** Like execute, for a function returning a promise (classic async script with its callback). */
-  executeAsync(fn, ...args) {
-    const script = `const done = arguments[arguments.length - 1];
-      Promise.resolve((${fn}).apply(null, Array.prototype.slice.call(arguments, 0, -1)))
-        .then((v) => done({ ok: v }), (e) => done({ error: String(e && e.message || e) }));`;
-    return this.cmd('POST', '/execute/async', { script, args }).then((r) => {
-      if (r && 'error' in r) throw new WebDriverError(`script failed: ${r.error}`);
-      return r?.ok;
-    });
-  }
-
   async find(css) {
     return this.cmd('POST', '/element', { using: 'css selector', value: css });
-  }
-
-  async findAll(css) {
-    return this.cmd('POST', '/elements', { using: 'css selector', value: css });
   }
 
   /** Waits until `fn(...args)` in the page is truthy; resolves that value. */
@@ -201,23 +186,6 @@ export class Session {
     return this.cmd('POST', `/element/${el[ELEMENT]}/click`, {});
   }
 
-  /** Element Send Keys: focuses the element, then types. */
-  sendKeys(el, text) {
-    return this.cmd('POST', `/element/${el[ELEMENT]}/value`, { text, value: [...text] });
-  }
-
-  clearElement(el) {
-    return this.cmd('POST', `/element/${el[ELEMENT]}/clear`, {});
-  }
-
-  property(el, name) {
-    return this.cmd('GET', `/element/${el[ELEMENT]}/property/${name}`);
-  }
-
-  text(el) {
-    return this.cmd('GET', `/element/${el[ELEMENT]}/text`);
-  }
-
   /** Types into whatever has focus, key by key (keyboard actions), as a person would. */
   async type(text) {
     const actions = [];
@@ -226,7 +194,7 @@ export class Session {
     await this.cmd('DELETE', '/actions').catch(() => {});
   }
 
-  /** Presses one named key: Tab, Enter, Escape, Backspace, Home, ArrowRight. */
+  /** Presses one named key: Tab, Enter, Escape, Backspace. */
   press(key) {
     return this.type(KEYS[key] ?? key);
   }
@@ -242,8 +210,7 @@ export class Session {
 }
 
 export const KEYS = {
-  Tab: '\uE004', Enter: '\uE007', Escape: '\uE00C', Backspace: '\uE003', Home: '\uE011', End: '\uE010',
-  ArrowLeft: '\uE012', ArrowRight: '\uE014', Shift: '\uE008',
+  Tab: '\uE004', Enter: '\uE007', Escape: '\uE00C', Backspace: '\uE003',
 };
 
 /** Starts a driver and a session for the current engine; resolves `{session, stop}`. */
