@@ -54,7 +54,6 @@ function capabilityProxy(driverUrl) {
   })));
 }
 
-const prefix = `[${engine.label}] `;
 const env = { ...process.env, WASM_BINDGEN_TEST_TIMEOUT: '120' };
 for (const k of Object.keys(env)) if (/^(GECKO|SAFARI|CHROME|MSEDGE)DRIVER/.test(k)) delete env[k];
 let driver = null;
@@ -83,7 +82,7 @@ try {
     const code = await new Promise((r) => child.on('close', r));
     if (code !== 0) {
       status = code || 1;
-      process.stderr.write(`${prefix}FAILED: ${path.basename(file)} (exit ${code})\n`);
+      process.stderr.write(`FAILED in ${engine.label}: ${path.basename(file)} (exit ${code})\n`);
     }
   }
 } finally {
