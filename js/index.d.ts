@@ -214,7 +214,17 @@ export class CardFields {
   on(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
   off(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
   once(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
-  /** Tokenizes what was typed; rejects with `CardtokenError` (`validation_error` before any request). */
+  /**
+   * The frame failed to load: it reported an error (`api_error`, `frame_failed`), or said nothing for
+   * `timeoutMs` (`api_connection_error`, `timeout`). `createToken()` then rejects with the same error.
+   */
+  on(event: 'error', handler: (error: CardtokenError) => void): this;
+  off(event: 'error', handler: (error: CardtokenError) => void): this;
+  once(event: 'error', handler: (error: CardtokenError) => void): this;
+  /**
+   * Tokenizes what was typed; rejects with `CardtokenError` (`validation_error` before any request;
+   * `frame_failed` or `timeout` when the frame did not load).
+   */
   createToken(): Promise<Token>;
   focus(): void;
   clear(): void;
@@ -226,7 +236,7 @@ export interface LoadOptions {
   locale?: 'en' | 'ja';
   /** The cardtoken API's origin (default http://127.0.0.1:4242). */
   apiBase?: string;
-  /** Request timeout in milliseconds (default 30000). */
+  /** Request timeout in milliseconds, and how long card fields may take to load (default 30000). */
   timeoutMs?: number;
   /** Where to load the wasm from (see `init`). */
   wasm?: WasmInput | Promise<WasmInput>;

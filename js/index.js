@@ -203,6 +203,8 @@ export class CardFields {
   #pending = new Map();
   #listener;
   #ready;
+  #failReady;
+  #readyTimer;
 
   /** @internal use `cardtoken.mountCardFields()` */
   constructor(target, apiBase, publishableKey, options) {
@@ -221,7 +223,18 @@ export class CardFields {
     iframe.setAttribute('allow', 'payment');
     iframe.style.cssText = 'border:0;width:100%;height:150px;display:block';
     this.#iframe = iframe;
-    this.#ready = new Promise((resolve) => this.once('ready', resolve));
+    // Ready when the frame says so; rejected when it reports that it failed to start, or when it stays
+    // silent for `timeoutMs` (the frame never loaded: a network error, an unknown key, a blocked frame).
+    this.#ready = new Promise((resolve, reject) => {
+      this.#failReady = reject;
+      this.once('ready', () => {
+        clearTimeout(this.#readyTimer);
+        resolve();
+      });
+    });
+    this.#ready.catch(() => {}); // createToken() reports it; nobody else has to listen
+    this.#readyTimer = setTimeout(() => this.#fail(fail('api_connection_error', 'timeout',
+      'The card fields did not load in time.')), options.timeoutMs);
     this.#listener = (event) => this.#receive(event);
     window.addEventListener('message', this.#listener);
     container.replaceChildren(iframe);
@@ -232,6 +245,10 @@ export class CardFields {
     if (event.origin !== this.#origin || event.source !== this.#iframe.contentWindow) return;
     if (!m || m.source !== 'cardtoken-frame' || m.v !== PROTOCOL || m.channel !== this.#channel) return;
     if (typeof m.height === 'number' && m.height > 0) this.#iframe.style.height = `${Math.ceil(m.height)}px`;
+    if (m.type === 'error') {
+      this.#fail(new CardtokenError(m.error ?? { type: 'api_error', code: 'frame_failed', message: 'The card fields could not load.' }));
+      return;
+    }
     if (m.type === 'result') {
       const pending = this.#pending.get(m.requestId);
       if (!pending) return;
@@ -245,12 +262,19 @@ export class CardFields {
     for (const handler of this.#handlers.get(m.type) ?? []) handler(detail);
   }
 
+  /** The frame failed to start: every waiting and future createToken() rejects with `error`. */
+  #fail(error) {
+    clearTimeout(this.#readyTimer);
+    this.#failReady(error);
+    for (const handler of this.#handlers.get('error') ?? []) handler(error);
+  }
+
   #send(type, extra = {}) {
     this.#iframe.contentWindow?.postMessage({ source: 'cardtoken-host', v: PROTOCOL, channel: this.#channel, type, ...extra },
       this.#origin);
   }
 
-  /** Listens to `ready`, `change`, `focus` or `blur`. */
+  /** Listens to `ready`, `change`, `focus`, `blur`, or `error` (the frame failed to load: a CardtokenError). */
   on(event, handler) {
     if (!this.#handlers.has(event)) this.#handlers.set(event, new Set());
     this.#handlers.get(event).add(handler);
@@ -290,11 +314,12 @@ export class CardFields {
 
   /** Removes the frame and stops listening. */
   destroy() {
+    const gone = fail('validation_error', 'fields_destroyed', 'The card fields were removed.');
+    clearTimeout(this.#readyTimer);
+    this.#failReady(gone); // a createToken() still waiting for the frame
     window.removeEventListener('message', this.#listener);
     this.#iframe.remove();
-    for (const { reject } of this.#pending.values()) {
-      reject(fail('validation_error', 'fields_destroyed', 'The card fields were removed.'));
-    }
+    for (const { reject } of this.#pending.values()) reject(gone);
     this.#pending.clear();
   }
 }
@@ -354,18 +379,20 @@ export class Cardtoken {
   #apiBase;
   #key;
   #locale;
+  #timeout;
 
   /** @internal use `load()` */
-  constructor(client, apiBase, key, locale) {
+  constructor(client, apiBase, key, locale, timeout) {
     this.#client = client;
     this.#apiBase = apiBase.replace(/\/+$/, '');
     this.#key = key;
     this.#locale = locale;
+    this.#timeout = timeout;
   }
 
   /** Mounts card fields the page cannot read into `target` (an element or a selector). */
   mountCardFields(target, options = {}) {
-    return new CardFields(target, this.#apiBase, this.#key, { locale: this.#locale, ...options });
+    return new CardFields(target, this.#apiBase, this.#key, { locale: this.#locale, timeoutMs: this.#timeout, ...options });
   }
 
   async #payment(clientSecret) {
@@ -427,7 +454,7 @@ export async function load(publishableKey, options = {}) {
   const timeout = Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : 30000;
   try {
     const key = String(publishableKey ?? '');
-    return new Cardtoken(new wasm.Client(key, apiBase, timeout), apiBase, key, options.locale === 'ja' ? 'ja' : 'en');
+    return new Cardtoken(new wasm.Client(key, apiBase, timeout), apiBase, key, options.locale === 'ja' ? 'ja' : 'en', timeout);
   } catch (e) {
     throw toCardtokenError(e);
   }

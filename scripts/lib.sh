@@ -33,13 +33,41 @@ ensure_npm() {
   fi
 }
 
+# Debian packages for the browser tests, installed in one apt-get run when any is missing (as root; CI is).
+BROWSER_PACKAGES=(
+  chromium chromium-driver          # Chromium
+  firefox-esr                       # Firefox ESR (its WebDriver, geckodriver, comes from crates.io)
+  webkit2gtk-driver xvfb xauth      # WebKitGTK: WebKitWebDriver drives MiniBrowser on a virtual display
+  wpewebkit-driver cog              # WPE WebKit 2.38, Safari 16's engine: WPEWebDriver drives cog, headless
+)
+BROWSER_FILES=(/usr/bin/chromium /usr/bin/chromedriver /usr/bin/firefox-esr /usr/bin/WebKitWebDriver
+  /usr/bin/xvfb-run /usr/bin/xauth /usr/bin/WPEWebDriver /usr/bin/cog)
+
+ensure_browsers() {
+  local missing=0 f
+  for f in "${BROWSER_FILES[@]}"; do [ -x "$f" ] || missing=1; done
+  if [ "$missing" = 1 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "The browser tests need: sudo apt-get install ${BROWSER_PACKAGES[*]}" >&2
+      exit 1
+    fi
+    say "installing the browsers and their WebDriver servers: ${BROWSER_PACKAGES[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${BROWSER_PACKAGES[@]}" >/dev/null
+  fi
+  if ! command -v geckodriver >/dev/null; then
+    say "installing geckodriver (Firefox's WebDriver server; about 2 minutes, once)"
+    cargo install geckodriver
+  fi
+}
+
+# Chromium alone, for the benchmark.
 ensure_chromium() {
   if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then return; fi
-  if [ "$(id -u)" = 0 ]; then
-    say "installing Debian's chromium and chromium-driver"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
-  else
-    echo "Chromium is needed for the browser tests: run 'sudo apt-get install chromium chromium-driver'." >&2
+  if [ "$(id -u)" != 0 ]; then
+    echo "Chromium is needed: run 'sudo apt-get install chromium chromium-driver'." >&2
     exit 1
   fi
+  say "installing Debian's chromium and chromium-driver"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# npm test: every test. Sets up what is missing, then: formatting, lints (native and wasm32), Rust unit
-# and integration tests, the package build, wasm tests in headless Chromium, and the JS tests (API,
-# conformance with card-validator, types, size, end-to-end in Chromium).
+# npm test: every test. Sets up what is missing (Rust target, wasm-bindgen CLI, npm packages, and as root
+# the browsers: Chromium, Firefox ESR + geckodriver, WebKitGTK, WPE WebKit), then: formatting, lints
+# (native and wasm32), Rust unit and integration tests, one package build, schemathesis, the JS tests in
+# Node, and the browser groups in each engine (scripts/engines.mjs): wasm-bindgen tests, the packed
+# package and card fields, the demo journeys; plus Playwright's Chromium for requests, messages and the
+# dashboard.
 source "$(dirname "$0")/lib.sh"
 ensure_rust
 ensure_npm
-ensure_chromium
+ensure_browsers
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -22,25 +25,30 @@ bash scripts/build.sh
 say "building the server for the end-to-end tests"
 cargo build --quiet -p cardtoken-server
 
-# The stub tokenization endpoint for the wasm tests.
-STUB_LOG="$(mktemp)"
-node tests/support/stub-server.mjs > "$STUB_LOG" &
-STUB_PID=$!
-trap 'kill $STUB_PID 2>/dev/null || true; rm -f "$STUB_LOG"' EXIT
-for _ in $(seq 50); do grep -q STUB_URL "$STUB_LOG" && break; sleep 0.1; done
-STUB_URL="$(sed -n 's/^STUB_URL=//p' "$STUB_LOG")"
-[ -n "$STUB_URL" ] || { echo "the stub server did not start" >&2; exit 1; }
+# The wasm tests tokenize against the real server, behind a proxy that records what reached it.
+API_LOG="$(mktemp)"
+node tests/support/recording-proxy.mjs > "$API_LOG" &
+API_PID=$!
+trap 'kill $API_PID 2>/dev/null || true; rm -f "$API_LOG"' EXIT
+for _ in $(seq 100); do grep -q TEST_PK "$API_LOG" && break; sleep 0.1; done
+TEST_API="$(sed -n 's/^TEST_API=//p' "$API_LOG")"
+TEST_PK="$(sed -n 's/^TEST_PK=//p' "$API_LOG")"
+[ -n "$TEST_API" ] && [ -n "$TEST_PK" ] || { echo "the test server did not start" >&2; exit 1; }
 
-say "wasm tests in headless Chromium"
-CARDTOKEN_STUB_URL="$STUB_URL" \
-CHROMEDRIVER=/usr/bin/chromedriver \
-WASM_BINDGEN_TEST_WEBDRIVER_JSON="$ROOT/tests/webdriver.json" \
-WASM_BINDGEN_TEST_TIMEOUT=120 \
-CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-  cargo test --target wasm32-unknown-unknown -p cardtoken
+say "building the wasm tests (once, for every engine)"
+WASM_TESTS="$(CARDTOKEN_TEST_API="$TEST_API" CARDTOKEN_TEST_PK="$TEST_PK" \
+  cargo test --quiet --target wasm32-unknown-unknown -p cardtoken --no-run --message-format=json \
+  | node -e 'let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
+      for (const l of s.split("\n")) { if (!l) continue; const m = JSON.parse(l);
+        if (m.reason === "compiler-artifact" && m.executable) console.log(m.executable); } });')"
+[ -n "$WASM_TESTS" ] || { echo "no wasm test binary was built" >&2; exit 1; }
 
 say "schemathesis against /openapi.json of a running server"
 bash tests/schemathesis/run.sh
 
-say "JavaScript tests (node --test)"
-node --test --test-concurrency=1 tests/js/ tests/e2e/
+say "JavaScript tests in Node (API, conformance, types, size, webhooks)"
+node --test --test-concurrency=1 tests/js/
+
+say "browser engines: Chromium, Firefox ESR, WebKitGTK, WPE WebKit 2.38 (Safari 16)"
+# shellcheck disable=SC2086 # one path per line
+node scripts/engines.mjs $WASM_TESTS

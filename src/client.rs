@@ -19,6 +19,17 @@ extern "C" {
     fn fetch_with_request(input: &Request) -> Promise;
 }
 
+// `AbortSignal.timeout` needs Safari 16: a controller aborted by a timer instead, the timer cleared once the
+// answer is read (so Node does not wait for it).
+#[wasm_bindgen(
+    inline_js = "export function abortAfter(ms){const c=new AbortController;c.signal.t=setTimeout(()=>c.abort(),ms);return c.signal}export function settled(s){clearTimeout(s.t)}"
+)]
+extern "C" {
+    #[wasm_bindgen(js_name = abortAfter)]
+    fn abort_after(ms: u32) -> AbortSignal;
+    fn settled(signal: &AbortSignal);
+}
+
 /// A client bound to a publishable key. JavaScript gets one from `load()`.
 #[wasm_bindgen]
 pub struct Client {
@@ -164,6 +175,14 @@ fn connection_failure(error: &JsValue) -> JsValue {
     Failure { kind: ErrorType::ApiConnectionError, code, message, param: None }.into_js()
 }
 
+/// Sends the request and reads the whole answer: its status, whether it is a 2xx, and its text.
+async fn read(request: &Request) -> Result<(u16, bool, JsValue), JsValue> {
+    let response: Response =
+        JsFuture::from(fetch_with_request(request)).await.map_err(|e| connection_failure(&e))?.dyn_into()?;
+    let text = JsFuture::from(response.text()?).await.map_err(|e| connection_failure(&e))?;
+    Ok((response.status(), response.ok(), text))
+}
+
 /// POSTs `body` and answers the parsed JSON, or rejects with the API's error object plus `status`.
 async fn post_json(url: &str, key: &str, body: &str, timeout_ms: u32) -> Result<JsValue, JsValue> {
     let headers = Headers::new()?;
@@ -175,15 +194,14 @@ async fn post_json(url: &str, key: &str, body: &str, timeout_ms: u32) -> Result<
     init.set_credentials(RequestCredentials::Omit);
     init.set_headers(&headers);
     init.set_body(&JsValue::from_str(body));
-    init.set_signal(Some(&AbortSignal::timeout_with_u32(timeout_ms)));
+    let signal = abort_after(timeout_ms);
+    init.set_signal(Some(&signal));
     let request = Request::new_with_str_and_init(url, &init)?;
-
-    let response: Response =
-        JsFuture::from(fetch_with_request(&request)).await.map_err(|e| connection_failure(&e))?.dyn_into()?;
-    let status = response.status();
-    let text = JsFuture::from(response.text()?).await.map_err(|e| connection_failure(&e))?;
+    let answer = read(&request).await;
+    settled(&signal);
+    let (status, ok, text) = answer?;
     let parsed = text.as_string().and_then(|t| JSON::parse(&t).ok());
-    if response.ok() {
+    if ok {
         return parsed.ok_or_else(|| unexpected(status));
     }
     let error = parsed

@@ -1,5 +1,6 @@
-//! The wasm exports, run in headless Chromium by wasm-bindgen-test (`npm test` sets it up).
-//! Tokenization runs against the stub server at `CARDTOKEN_STUB_URL`, which `npm test` starts.
+//! The wasm exports, run by wasm-bindgen-test in each browser engine (`npm test` sets it up).
+//! Tokenization runs against the real server behind a recording proxy (`tests/support/recording-proxy.mjs`),
+//! whose URL and publishable key `npm test` passes in `CARDTOKEN_TEST_API` and `CARDTOKEN_TEST_PK`.
 #![cfg(target_arch = "wasm32")]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code may stop at the first failure
 
@@ -14,12 +15,20 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn stub_url() -> &'static str {
-    match option_env!("CARDTOKEN_STUB_URL") {
+const SET_UP: &str = "build with CARDTOKEN_TEST_API and CARDTOKEN_TEST_PK set: `npm test` (scripts/test.sh) \
+                      starts the server and its recording proxy and sets them";
+
+fn api_url() -> &'static str {
+    match option_env!("CARDTOKEN_TEST_API") {
         Some(url) => url,
-        None => panic!(
-            "build with CARDTOKEN_STUB_URL set: `npm test` (scripts/test.sh) starts the stub and sets it"
-        ),
+        None => panic!("{SET_UP}"),
+    }
+}
+
+fn publishable_key() -> &'static str {
+    match option_env!("CARDTOKEN_TEST_PK") {
+        Some(key) => key,
+        None => panic!("{SET_UP}"),
     }
 }
 
@@ -39,10 +48,10 @@ fn card(number: &str, month: u32, year: u32, cvc: &str, name: Option<&str>) -> J
     o.into()
 }
 
-async fn stub_request_count() -> u32 {
+async fn proxied_request_count() -> u32 {
     let window = web_sys::window().unwrap();
     let response: web_sys::Response =
-        JsFuture::from(window.fetch_with_str(&format!("{}/__requests", stub_url())))
+        JsFuture::from(window.fetch_with_str(&format!("{}/__requests", api_url())))
             .await
             .unwrap()
             .dyn_into()
@@ -102,7 +111,7 @@ fn a_secret_key_or_a_bad_api_base_is_refused_at_load() {
 
 #[wasm_bindgen_test]
 async fn create_token_posts_to_the_endpoint_and_resolves_the_token() {
-    let client = Client::new("pk_test_stub", stub_url(), 10_000).unwrap();
+    let client = Client::new(publishable_key(), api_url(), 10_000).unwrap();
     let token =
         JsFuture::from(client.create_token(card("4242 4242 4242 4242", 12, 2034, "123", Some("Jane"))))
             .await
@@ -115,8 +124,8 @@ async fn create_token_posts_to_the_endpoint_and_resolves_the_token() {
 
 #[wasm_bindgen_test]
 async fn invalid_input_never_reaches_the_network() {
-    let client = Client::new("pk_test_stub", stub_url(), 10_000).unwrap();
-    let before = stub_request_count().await;
+    let client = Client::new(publishable_key(), api_url(), 10_000).unwrap();
+    let before = proxied_request_count().await;
     let cases = [
         (card("4242424242424241", 12, 2034, "123", None), "number", "invalid_number"),
         (card("4242424242424242", 13, 2034, "123", None), "exp_month", "invalid_expiry_month"),
@@ -132,21 +141,31 @@ async fn invalid_input_never_reaches_the_network() {
         let message = get(&err, "message").as_string().unwrap();
         assert!(!message.contains("4242"), "{message}");
     }
-    assert_eq!(stub_request_count().await, before, "no request was sent");
+    assert_eq!(proxied_request_count().await, before, "no request was sent");
+}
+
+#[wasm_bindgen_test]
+async fn a_decline_test_card_tokenizes_because_declines_happen_at_payment() {
+    let client = Client::new(publishable_key(), api_url(), 10_000).unwrap();
+    let token =
+        JsFuture::from(client.create_token(card("4000000000000002", 12, 2034, "123", None))).await.unwrap();
+    assert_eq!(get(&get(&token, "card"), "last4").as_string().as_deref(), Some("0002"));
 }
 
 #[wasm_bindgen_test]
 async fn api_errors_reject_with_the_error_object_and_status() {
-    let client = Client::new("pk_test_stub", stub_url(), 10_000).unwrap();
-    let err = JsFuture::from(client.create_token(card("4000000000000002", 12, 2034, "123", None)))
-        .await
-        .unwrap_err();
-    assert_eq!(get(&err, "type").as_string().as_deref(), Some("card_error"));
-    assert_eq!(get(&err, "decline_code").as_string().as_deref(), Some("generic_decline"));
-    assert_eq!(get(&err, "status").as_f64(), Some(402.0));
-    let wrong_key = Client::new("pk_test_other", stub_url(), 10_000).unwrap();
+    let wrong_key = Client::new("pk_test_other", api_url(), 10_000).unwrap();
     let err = JsFuture::from(wrong_key.create_token(card("4242424242424242", 12, 2034, "123", None)))
         .await
         .unwrap_err();
     assert_eq!(get(&err, "type").as_string().as_deref(), Some("authentication_error"));
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("invalid_api_key"));
+    assert_eq!(get(&err, "status").as_f64(), Some(401.0));
+    let gateway = Client::new(publishable_key(), api_url(), 10_000).unwrap();
+    let err =
+        JsFuture::from(gateway.create_token(card("4242424242424242", 12, 2034, "123", Some("bad gateway"))))
+            .await
+            .unwrap_err();
+    assert_eq!(get(&err, "code").as_string().as_deref(), Some("unexpected_response"));
+    assert_eq!(get(&err, "status").as_f64(), Some(502.0));
 }

@@ -2,7 +2,8 @@
 // fields are mounted from the package (an iframe on the API's origin): this page never sees the digits,
 // only events and the token, which it hands to the shop's own back end (/shop/…). 3-D Secure runs through
 // `handleNextAction`.
-import { load, cardBrands, isCardtokenError } from 'cardtoken';
+// Imported by URL, as a page without a bundler does: import maps (to import it by name) need Safari 16.4.
+import { load, cardBrands, isCardtokenError } from '/pkg/index.js';
 
 const $ = (id) => document.getElementById(id);
 const locale = new URLSearchParams(location.search).get('locale') === 'ja' ? 'ja' : 'en';
@@ -51,6 +52,9 @@ fields.on('change', showState).on('blur', showState);
 fields.on('ready', () => {
   document.body.dataset.ready = 'true';
 });
+
+/** A random idempotency key for the order (crypto.randomUUID needs Safari 15.4). */
+const orderKey = () => Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
 
 /** Calls the shop's back end; answers [ok, json]. */
 async function shop(method, path, body, orderKey) {
@@ -123,7 +127,7 @@ $('checkout').addEventListener('submit', async (event) => {
   $('token-exp').textContent = `${String(token.card.exp_month).padStart(2, '0')}/${token.card.exp_year}`;
   status.textContent = 'Card secured. Paying…';
   const [ok, body] = await shop('POST', '/shop/pay', { token: token.id, capture: !$('auth-only').checked },
-    crypto.randomUUID());
+    orderKey());
   status.textContent = '';
   await settle(ok, body);
 });

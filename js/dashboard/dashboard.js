@@ -4,6 +4,7 @@
 (() => {
   const $ = (id) => document.getElementById(id);
   const KEY = 'cardtoken.dashboard.key';
+  const REFRESH_SECS = 3;
   const charts = {};
   let timer = null;
 
@@ -76,8 +77,18 @@
   async function refresh() {
     const key = sessionStorage.getItem(KEY);
     const window_ = document.querySelector('input[name=window]:checked')?.value ?? 'hour';
-    const res = await fetch(`/v1/monitoring?window=${window_}`, { headers: { authorization: `Bearer ${key}` } });
-    const body = await res.json();
+    let res;
+    let body;
+    try {
+      res = await fetch(`/v1/monitoring?window=${window_}`, { headers: { authorization: `Bearer ${key}` } });
+      body = await res.json();
+    } catch {
+      // Offline, or the server is down: say so, keep the charts, try again at the next tick.
+      $('updated').textContent = `Cannot reach the server: retrying every ${REFRESH_SECS} s…`;
+      document.body.dataset.offline = 'true';
+      return;
+    }
+    delete document.body.dataset.offline;
     if (!res.ok) {
       stop();
       $('login-error').textContent = body.error?.message ?? 'The key was refused.';
@@ -91,7 +102,7 @@
     $('board').hidden = false;
     $('controls').hidden = false;
     refresh();
-    timer = setInterval(refresh, 3000);
+    timer = setInterval(refresh, REFRESH_SECS * 1000);
   }
 
   function stop() {

@@ -227,8 +227,23 @@ async function start() {
   wire();
   const resize = () => post('resize', { height: document.documentElement.scrollHeight });
   new ResizeObserver(resize).observe(document.body);
-  post('ready', { height: document.documentElement.scrollHeight });
+  post('ready', { height: document.documentElement.scrollHeight, ...summary() });
 }
+
+// WebKit 2.38 (Safari 16) stops Tab at the frame's document before its first field, an extra stop a
+// keyboard user cannot see. The Tab's keyup then lands on that document, its keydown having gone to the
+// page: move on to the number (or, with Shift, back to the CVC). A Tab that starts here (keydown here)
+// is leaving the frame and is left alone. (Focusing from the frame's focus event is too early there.)
+let tabbedHere = false;
+document.addEventListener('keydown', (event) => {
+  tabbedHere = event.key === 'Tab';
+});
+document.addEventListener('keyup', (event) => {
+  if (event.key !== 'Tab') return;
+  const entering = !tabbedHere && document.hasFocus() && document.activeElement === document.body;
+  tabbedHere = false;
+  if (entering) $(event.shiftKey ? 'cvc' : 'number').focus();
+});
 
 if (hostOrigin && channel) {
   start().catch(() => post('error', { error: { type: 'api_error', code: 'frame_failed', message: 'The card fields could not load.' } }));

@@ -79,6 +79,21 @@ test('after traffic and a burst of declines, the dashboard draws its charts and 
   mkdirSync(path.join(root, 'target'), { recursive: true });
   await page.screenshot({ path: path.join(root, 'target/dashboard.png'), fullPage: true });
   assert.deepEqual(errors, []);
+  // Offline, each refresh says so and throws nothing (it rejected unhandled every 3 s); back online, it draws.
+  await page.evaluate(() => {
+    window.__rejections = [];
+    window.addEventListener('unhandledrejection', (e) => window.__rejections.push(String(e.reason)));
+  });
+  const drawn = await page.evaluate(() => Number(document.body.dataset.drawn));
+  await page.context().setOffline(true);
+  await page.waitForFunction(() => document.body.dataset.offline === 'true', null, { timeout: 10000 });
+  await page.waitForTimeout(3500); // one more refresh while offline
+  assert.deepEqual(await page.evaluate(() => window.__rejections), []);
+  assert.match(await page.textContent('#updated'), /Cannot reach the server/);
+  await page.context().setOffline(false);
+  await page.waitForFunction((n) => Number(document.body.dataset.drawn) > n && !document.body.dataset.offline, drawn,
+    { timeout: 10000 });
+  assert.deepEqual(errors, []);
   // a wrong key is refused
   const other = await browser.newPage();
   await other.goto(`${api.base}/dashboard`);

@@ -1,20 +1,26 @@
-// The package's public API as a customer imports it (`from 'cardtoken'`), against the stub endpoint.
+// The package's public API as a customer imports it (`from 'cardtoken'`), against the real server behind
+// a recording proxy (every answer is the API's own; the proxy keeps what reached the network).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as cardtoken from 'cardtoken';
-import { startStub } from '../support/stub-server.mjs';
+import { startRecordingProxy } from '../support/recording-proxy.mjs';
+import { startServer } from '../support/server.mjs';
 
 const { initSync, load, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands, CardtokenError,
   isCardtokenError } = cardtoken;
 
 initSync(readFileSync(new URL('../../pkg/cardtoken_wasm_bg.wasm', import.meta.url)));
 
+let api;
 let stub;
+let PK;
 const console_ = [];
 const originals = {};
 before(async () => {
-  stub = await startStub();
+  api = await startServer();
+  PK = api.pk;
+  stub = await startRecordingProxy(api.api);
   // Everything the package might print goes here, to prove it prints no card data.
   for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
     originals[level] = console[level];
@@ -24,6 +30,7 @@ before(async () => {
 after(async () => {
   Object.assign(console, originals);
   await stub.close();
+  api.stop();
 });
 
 const VALID = { number: '4242 4242 4242 4242', exp_month: 12, exp_year: 2034, cvc: '123', name: 'Jane Doe' };
@@ -93,16 +100,17 @@ test('load refuses a secret key, a malformed key and a bad apiBase with typed er
 
 test('createToken posts the card once, with the key, in the body only, and resolves the token', async () => {
   stub.requests.length = 0;
-  const ct = await load('pk_test_stub', { apiBase: stub.url + '/' });
+  const ct = await load(PK, { apiBase: stub.url + '/' });
   const token = await ct.createToken(VALID);
   assert.match(token.id, /^tok_/);
-  assert.deepEqual(token.card, { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, fingerprint: 'fp_stub' });
+  assert.deepEqual({ ...token.card, fingerprint: typeof token.card.fingerprint },
+    { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, fingerprint: 'string' });
   assert.doesNotMatch(JSON.stringify(token), CARD_DIGITS);
   assert.equal(stub.requests.length, 1);
   const [req] = stub.requests;
   assert.equal(req.method, 'POST');
   assert.equal(req.url, '/v1/tokens');
-  assert.equal(req.headers.authorization, 'Bearer pk_test_stub');
+  assert.equal(req.headers.authorization, `Bearer ${PK}`);
   assert.equal(req.headers['content-type'], 'application/json');
   assert.equal(req.headers.cookie, undefined);
   assert.deepEqual(JSON.parse(req.body), {
@@ -112,7 +120,7 @@ test('createToken posts the card once, with the key, in the body only, and resol
 
 test('string months and two-digit years are accepted as people type them', async () => {
   stub.requests.length = 0;
-  const ct = await load('pk_test_stub', { apiBase: stub.url });
+  const ct = await load(PK, { apiBase: stub.url });
   await ct.createToken({ number: '５５５５５５５５５５５５４４４４', exp_month: '03', exp_year: '34', cvc: '１２３' });
   assert.deepEqual(JSON.parse(stub.requests[0].body).card,
     { number: '5555555555554444', exp_month: 3, exp_year: 2034, cvc: '123' });
@@ -120,7 +128,7 @@ test('string months and two-digit years are accepted as people type them', async
 
 test('invalid cards are rejected before any request, naming the field and never the number', async () => {
   stub.requests.length = 0;
-  const ct = await load('pk_test_stub', { apiBase: stub.url });
+  const ct = await load(PK, { apiBase: stub.url });
   const cases = [
     [{ ...VALID, number: '4242 4242 4242 4241' }, 'number', 'invalid_number'],
     [{ ...VALID, number: '' }, 'number', 'incomplete_number'],
@@ -144,25 +152,53 @@ test('invalid cards are rejected before any request, naming the field and never 
   assert.equal(stub.requests.length, 0, 'nothing reached the network');
 });
 
-test('API failures reject with the API error object, status and decline code', async () => {
-  const ct = await load('pk_test_stub', { apiBase: stub.url });
-  const declined = await rejection(ct.createToken({ ...VALID, number: '4000000000000002' }));
-  assert.deepEqual([declined.type, declined.code, declined.decline_code, declined.status, declined.param],
-    ['card_error', 'card_declined', 'generic_decline', 402, 'number']);
+test('tokenizing a decline test card succeeds: cards are declined at payment, never at tokenization', async () => {
+  const ct = await load(PK, { apiBase: stub.url });
+  const token = await ct.createToken({ ...VALID, number: '4000000000000002' });
+  assert.match(token.id, /^tok_/);
+  assert.equal(token.card.last4, '0002');
+});
+
+test('API failures reject with the API error object and status', async () => {
+  const ct = await load(PK, { apiBase: stub.url });
   const badGateway = await rejection(ct.createToken({ ...VALID, name: 'bad gateway' }));
   assert.deepEqual([badGateway.type, badGateway.code, badGateway.status], ['api_error', 'unexpected_response', 502]);
   const wrongKey = await load('pk_test_other', { apiBase: stub.url });
   const unauth = await rejection(wrongKey.createToken(VALID));
-  assert.deepEqual([unauth.type, unauth.status], ['authentication_error', 401]);
+  assert.deepEqual([unauth.type, unauth.code, unauth.status], ['authentication_error', 'invalid_api_key', 401]);
+  // One tokenization a minute: the second is the API's 429.
+  const limited = await startServer({ CARDTOKEN_TOKEN_RATE_PER_MINUTE: '1' });
+  try {
+    const one = await load(limited.pk, { apiBase: limited.api });
+    await one.createToken(VALID);
+    const e = await rejection(one.createToken(VALID));
+    assert.deepEqual([e.type, e.status], ['rate_limit_error', 429]);
+  } finally {
+    limited.stop();
+  }
 });
 
 test('an unreachable API and a slow one reject with api_connection_error', async () => {
-  const down = await load('pk_test_stub', { apiBase: 'http://127.0.0.1:9' });
+  const down = await load(PK, { apiBase: 'http://127.0.0.1:9' });
   const e = await rejection(down.createToken(VALID));
   assert.deepEqual([e.type, e.code], ['api_connection_error', 'network_error']);
-  const slow = await load('pk_test_stub', { apiBase: stub.url, timeoutMs: 200 });
+  const slow = await load(PK, { apiBase: stub.url, timeoutMs: 200 });
   const t = await rejection(slow.createToken({ ...VALID, name: 'slow' }));
   assert.deepEqual([t.type, t.code], ['api_connection_error', 'timeout']);
+});
+
+test('without AbortSignal.timeout (Safari 15) requests still time out, and still succeed', { timeout: 20000 }, async () => {
+  const original = AbortSignal.timeout;
+  AbortSignal.timeout = undefined;
+  try {
+    const slow = await load(PK, { apiBase: stub.url, timeoutMs: 200 });
+    const t = await rejection(slow.createToken({ ...VALID, name: 'slow' }));
+    assert.deepEqual([t.type, t.code], ['api_connection_error', 'timeout']);
+    const token = await (await load(PK, { apiBase: stub.url })).createToken(VALID);
+    assert.match(token.id, /^tok_/);
+  } finally {
+    AbortSignal.timeout = original;
+  }
 });
 
 test('nothing the package did printed a card number or CVC', () => {
