@@ -71,3 +71,11 @@ ensure_chromium() {
   say "installing Debian's chromium and chromium-driver"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 }
+
+# cargo-fuzz for scripts/fuzz.sh (npm run fuzz, and its short run in npm test).
+ensure_cargo_fuzz() {
+  if ! cargo fuzz --version >/dev/null 2>&1; then
+    say "installing cargo-fuzz (about a minute, once)"
+    cargo install cargo-fuzz
+  fi
+}

@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # npm test: every test. Sets up what is missing (Rust target, wasm-bindgen CLI, npm packages, and as root
-# the browsers: Chromium, Firefox ESR + geckodriver, WebKitGTK, WPE WebKit), then: formatting, lints
-# (native and wasm32), Rust unit and integration tests, one package build, schemathesis, the JS tests in
-# Node, and the browser groups in each engine (scripts/engines.mjs): wasm-bindgen tests, the packed
-# package and card fields, the demo journeys; plus Playwright's Chromium for requests, messages and the
-# dashboard.
+# the browsers: Chromium, Firefox ESR + geckodriver, WebKitGTK, WPE WebKit; cargo-fuzz), then:
+# formatting, lints (native and wasm32), Rust unit and integration tests on SQLite, the server's tests
+# again on a throwaway PostgreSQL (its API tests, the storage conformance suite, several instances on one
+# database), a bounded fuzz run, one package build, schemathesis, the JS tests in Node, and the browser
+# groups in each engine (scripts/engines.mjs): wasm-bindgen tests, the packed package and card fields, the
+# demo journeys; plus Playwright's Chromium for requests, messages and the dashboard.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/pg.sh"
 ensure_rust
 ensure_npm
 ensure_browsers
+ensure_cargo_fuzz
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -18,8 +21,20 @@ say "clippy (wasm32)"
 cargo clippy --quiet --target wasm32-unknown-unknown -p cardtoken --all-targets -- -D warnings
 cargo clippy --quiet --target wasm32-unknown-unknown -p cardtoken-types --lib -- -D warnings
 
-say "Rust tests"
+say "Rust tests (SQLite)"
 cargo test --workspace
+
+say "the server's tests on PostgreSQL (a throwaway cluster)"
+PG_DIR="$(mktemp -d /tmp/cardtoken-pg.XXXXXX)"
+cleanup() { pg_stop "$PG_DIR"; }
+trap cleanup EXIT
+pg_start "$PG_DIR"
+CARDTOKEN_TEST_POSTGRES="$CARDTOKEN_TEST_POSTGRES" PG_DATA="$PG_DATA" cargo test -p cardtoken-server
+pg_stop "$PG_DIR"
+trap - EXIT
+
+say "fuzzing (10 s per target)"
+bash scripts/fuzz.sh --quick
 
 bash scripts/build.sh
 say "building the server for the end-to-end tests"

@@ -9,6 +9,7 @@ mod helpers;
 mod idempotency;
 mod migration;
 mod monitoring;
+mod multi;
 mod payments;
 mod races;
 mod restart;

@@ -1,0 +1,529 @@
+//! The storage conformance suite: one set of behaviours every backend must have, run on SQLite and (when
+//! `CARDTOKEN_TEST_POSTGRES` names a cluster) on PostgreSQL, each test on a fresh database. The domain
+//! relies on exactly these: scoping, compare-and-set, claims that never overlap, leases that end,
+//! idempotency keys held by one transaction at a time, CVC keys that go, shared buckets.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cardtoken_server::config::Config;
+use cardtoken_server::startup::open_store;
+use cardtoken_server::store::{
+    self, AccountRecord, ApiKeyRecord, EndpointRecord, IdempotencyRecord, KeyKind, NewEvent, NewJob, PaymentFilter,
+    PaymentRecord, Scope, Store, StoredBucket, TokenRecord,
+};
+use cardtoken_types::wire::PaymentStatus;
+
+/// The backends to run on: SQLite always, PostgreSQL when the tests have a cluster.
+async fn backends() -> Vec<(&'static str, Arc<dyn Store>, tempfile::TempDir)> {
+    let mut out = Vec::new();
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config::for_tests(dir.path());
+    out.push(("sqlite", open_store(&config).await.unwrap(), dir));
+    if let Ok(base) = std::env::var("CARDTOKEN_TEST_POSTGRES") {
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("store_{}", cardtoken_server::ids::random_alnum(12).unwrap().to_lowercase());
+        let admin = base.clone();
+        let db = name.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
+            c.batch_execute(&format!("CREATE DATABASE {db}")).unwrap();
+        })
+        .await
+        .unwrap();
+        let mut config = Config::for_tests(dir.path());
+        config.database_url = format!("{}/{name}", base.rsplit_once('/').unwrap().0);
+        out.push(("postgres", open_store(&config).await.unwrap(), dir));
+    }
+    out
+}
+
+fn scope(a: &str) -> Scope {
+    Scope::new(a, false)
+}
+
+fn token(id: &str, account: &str, expires: i64) -> TokenRecord {
+    TokenRecord {
+        id: id.into(),
+        account_id: account.into(),
+        livemode: false,
+        key_id: "key_x".into(),
+        created: 100,
+        expires,
+        used: false,
+        brand: "visa".into(),
+        last4: "4242".into(),
+        bin: "424242".into(),
+        exp_month: 12,
+        exp_year: 2034,
+        fingerprint: "fp".into(),
+        master_version: 1,
+        wrapped_key: Some(vec![1; 60]),
+        card_ct: Some(vec![2; 60]),
+        cvc_ct: Some(vec![3; 31]),
+        cvc_epoch: Some(1),
+    }
+}
+
+fn payment(id: &str, account: &str, token: &str, amount: u64) -> PaymentRecord {
+    PaymentRecord {
+        id: id.into(),
+        account_id: account.into(),
+        livemode: false,
+        key_id: "key_s".into(),
+        token_id: token.into(),
+        amount,
+        currency: "jpy".into(),
+        status: PaymentStatus::Succeeded,
+        amount_capturable: 0,
+        amount_captured: amount,
+        amount_refunded: 0,
+        capture: true,
+        client_secret: format!("{id}_secret"),
+        brand: "visa".into(),
+        last4: "4242".into(),
+        exp_month: 12,
+        exp_year: 2034,
+        next_action_url: None,
+        last_error_code: None,
+        last_error_decline_code: None,
+        last_error_message: None,
+        description: None,
+        metadata: "{}".into(),
+        created: 100,
+        version: 0,
+    }
+}
+
+async fn seed_accounts(s: &Arc<dyn Store>) {
+    store::write(s, |tx| {
+        for a in ["acct_a", "acct_b"] {
+            tx.insert_account(&AccountRecord { id: a.into(), name: a.into(), created: 1 })?;
+        }
+        // The keys the records below name (SQLite's schema holds payments to them).
+        for (id, kind) in [("key_x", KeyKind::Publishable), ("key_s", KeyKind::Secret)] {
+            tx.insert_key(&ApiKeyRecord {
+                id: id.into(),
+                account_id: "acct_a".into(),
+                livemode: false,
+                kind,
+                publishable: (kind == KeyKind::Publishable).then(|| format!("pk_test_{id}")),
+                secret_hash: (kind == KeyKind::Secret).then(|| vec![9; 32]),
+                hint: id.into(),
+                created: 1,
+                revoked: None,
+                expires: None,
+                frame_ancestors: None,
+            })?;
+        }
+        Ok(())
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn objects_are_seen_only_in_their_own_account_and_mode() {
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        store::write(&s, |tx| {
+            tx.insert_token(&token("tok_a", "acct_a", 1000))?;
+            tx.insert_payment(&payment("pay_a", "acct_a", "tok_a", 500))?;
+            tx.insert_endpoint(&EndpointRecord {
+                id: "we_a".into(),
+                account_id: "acct_a".into(),
+                livemode: false,
+                url: "http://127.0.0.1:9/".into(),
+                events: vec!["*".into()],
+                enabled: true,
+                secret: "whsec_x".into(),
+                previous_secret: None,
+                previous_until: None,
+                created: 1,
+            })?;
+            tx.insert_events(&[NewEvent {
+                id: "evt_a".into(),
+                account_id: "acct_a".into(),
+                livemode: false,
+                kind: "payment.succeeded".into(),
+                object_id: Some("pay_a".into()),
+                created: 1,
+                body: "{}".into(),
+            }])
+        })
+        .await
+        .unwrap();
+        let (a, b, live) = (scope("acct_a"), scope("acct_b"), Scope::new("acct_a", true));
+        for other in [b, live] {
+            let o = other.clone();
+            let seen = store::read(&s, move |tx| {
+                Ok((
+                    tx.get_token(&o, "tok_a")?.is_some(),
+                    tx.get_payment(&o, "pay_a")?.is_some(),
+                    tx.list_payments(&o, &PaymentFilter::default(), 10, None)?.0.len(),
+                    tx.get_event(&o, "evt_a")?.is_some(),
+                    tx.list_events(&o, 10, None, None, None)?.0.len(),
+                    tx.list_endpoints(&o)?.len(),
+                    tx.get_endpoint(&o, "we_a")?.is_some(),
+                ))
+            })
+            .await
+            .unwrap();
+            assert_eq!(seen, (false, false, 0, false, 0, 0, false), "{name}: {other:?} sees nothing of A's");
+            let o = other.clone();
+            let changed = store::write(&s, move |tx| {
+                Ok((
+                    tx.lock_payment(&o, "pay_a")?.is_some(),
+                    tx.use_token(&o, "tok_a", 0)?,
+                    tx.delete_endpoint(&o, "we_a", 5)?,
+                    tx.redeliver_event(&o, "evt_a", None, 5)?,
+                ))
+            })
+            .await
+            .unwrap();
+            assert_eq!(changed, (false, false, false, None), "{name}: {other:?} changes nothing of A's");
+        }
+        let deliveries = store::read(&s, move |tx| tx.deliveries_of_event(&a, "evt_a")).await.unwrap();
+        assert_eq!(deliveries.len(), 1, "{name}: A's event was queued for A's endpoint");
+    }
+}
+
+#[tokio::test]
+async fn a_token_is_used_once_and_a_payment_changes_over_the_version_it_was_read_at() {
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        store::write(&s, |tx| {
+            tx.insert_token(&token("tok_1", "acct_a", 1000))?;
+            tx.insert_token(&token("tok_2", "acct_a", 50))?;
+            tx.insert_payment(&payment("pay_1", "acct_a", "tok_1", 900))
+        })
+        .await
+        .unwrap();
+        let a = scope("acct_a");
+        let uses = store::write(&s, move |tx| {
+            Ok([tx.use_token(&a, "tok_1", 10)?, tx.use_token(&a, "tok_1", 10)?, tx.use_token(&a, "tok_2", 60)?])
+        })
+        .await
+        .unwrap();
+        assert_eq!(uses, [true, false, false], "{name}: once, and never once expired");
+        let a = scope("acct_a");
+        let t = store::read(&s, move |tx| tx.get_token(&a, "tok_1")).await.unwrap().unwrap();
+        assert!(t.used && t.cvc_ct.is_none(), "{name}: used, its CVC erased");
+
+        let a = scope("acct_a");
+        let versions = store::write(&s, move |tx| {
+            let p = tx.lock_payment(&a, "pay_1")?.unwrap();
+            let first = tx.update_payment(&PaymentRecord { amount_refunded: 100, ..p.clone() })?;
+            let stale = tx.update_payment(&PaymentRecord { amount_refunded: 200, ..p })?;
+            Ok((first, stale, tx.get_payment(&a, "pay_1")?.unwrap()))
+        })
+        .await
+        .unwrap();
+        assert_eq!((versions.0, versions.1), (true, false), "{name}: compare-and-set on the version");
+        assert_eq!((versions.2.amount_refunded, versions.2.version), (100, 1));
+        // The schema refuses to refund more than was captured, whatever the code does.
+        let a = scope("acct_a");
+        let over = store::write(&s, move |tx| {
+            let p = tx.lock_payment(&a, "pay_1")?.unwrap();
+            tx.update_payment(&PaymentRecord { amount_refunded: 901, ..p })
+        })
+        .await;
+        assert!(over.is_err(), "{name}: the CHECK holds");
+    }
+}
+
+#[tokio::test]
+async fn payments_list_newest_first_with_filters_and_pages() {
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        store::write(&s, |tx| {
+            for i in 0..5u64 {
+                tx.insert_token(&token(&format!("tok_{i}"), "acct_a", 1000))?;
+                let mut p = payment(&format!("pay_{i}"), "acct_a", &format!("tok_{i}"), 100 + i);
+                p.created = 100 + i as i64;
+                if i == 3 {
+                    p.status = PaymentStatus::Failed;
+                    p.last4 = "0002".into();
+                }
+                tx.insert_payment(&p)?;
+            }
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let a = scope("acct_a");
+        let pages = store::read(&s, move |tx| {
+            let first = tx.list_payments(&a, &PaymentFilter::default(), 2, None)?;
+            let second = tx.list_payments(&a, &PaymentFilter::default(), 2, Some("pay_3"))?;
+            let failed = tx.list_payments(&a, &PaymentFilter { status: Some(PaymentStatus::Failed), ..Default::default() }, 10, None)?;
+            let last4 = tx.list_payments(&a, &PaymentFilter { last4: Some("4242".into()), ..Default::default() }, 10, None)?;
+            let window = tx.list_payments(
+                &a,
+                &PaymentFilter { created_from: Some(101), created_until: Some(103), ..Default::default() },
+                10,
+                None,
+            )?;
+            let amount = tx.list_payments(&a, &PaymentFilter { amount: Some(104), ..Default::default() }, 10, None)?;
+            Ok([first, second, failed, last4, window, amount])
+        })
+        .await
+        .unwrap();
+        let ids = |p: &(Vec<PaymentRecord>, bool)| (p.0.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), p.1);
+        assert_eq!(ids(&pages[0]), (vec!["pay_4".into(), "pay_3".into()], true), "{name}");
+        assert_eq!(ids(&pages[1]), (vec!["pay_2".into(), "pay_1".into()], true), "{name}");
+        assert_eq!(ids(&pages[2]).0, vec!["pay_3".to_string()], "{name}");
+        assert_eq!(ids(&pages[3]).0.len(), 4, "{name}");
+        assert_eq!(ids(&pages[4]).0, vec!["pay_2".to_string(), "pay_1".into()], "{name}");
+        assert_eq!(ids(&pages[5]).0, vec!["pay_4".to_string()], "{name}");
+    }
+}
+
+async fn seed_deliveries(s: &Arc<dyn Store>, endpoints: usize, per_endpoint: usize) {
+    store::write(s, move |tx| {
+        for e in 0..endpoints {
+            tx.insert_endpoint(&EndpointRecord {
+                id: format!("we_{e}"),
+                account_id: "acct_a".into(),
+                livemode: false,
+                url: "http://127.0.0.1:9/".into(),
+                events: vec!["*".into()],
+                enabled: true,
+                secret: "whsec_x".into(),
+                previous_secret: None,
+                previous_until: None,
+                created: 1,
+            })?;
+        }
+        let events: Vec<NewEvent> = (0..per_endpoint)
+            .map(|i| NewEvent {
+                id: format!("evt_{i}"),
+                account_id: "acct_a".into(),
+                livemode: false,
+                kind: "payment.succeeded".into(),
+                object_id: None,
+                created: 10,
+                body: "{}".into(),
+            })
+            .collect();
+        tx.insert_events(&events)
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn concurrent_claims_never_overlap_leases_end_and_releases_give_back() {
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        seed_deliveries(&s, 4, 30).await; // 120 deliveries
+        let mut tasks = Vec::new();
+        for w in 0..6 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut mine = Vec::new();
+                for _ in 0..10 {
+                    let worker = format!("w{w}");
+                    let got = store::write(&s, move |tx| tx.claim_deliveries(20, 80, 8, 100, &worker)).await.unwrap();
+                    mine.extend(got.into_iter().map(|d| d.id));
+                }
+                mine
+            }));
+        }
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        let unique: BTreeSet<_> = all.iter().collect();
+        assert_eq!((all.len(), unique.len()), (120, 120), "{name}: every delivery claimed once");
+        // While the leases run, nothing is due; after them (80), everything is again.
+        let later = store::write(&s, |tx| Ok((tx.claim_deliveries(79, 200, 500, 500, "x")?.len(), tx.claim_deliveries(80, 300, 500, 500, "y")?.len())))
+            .await
+            .unwrap();
+        assert_eq!(later, (0, 120), "{name}: a claim lasts its lease, then another worker takes over");
+        let released = store::write(&s, |tx| tx.release_deliveries("y", 90)).await.unwrap();
+        assert_eq!(released, 120, "{name}: a stopping worker gives its claims back");
+        // At most `per_endpoint` of one endpoint in flight.
+        let limited = store::write(&s, |tx| tx.claim_deliveries(95, 200, 500, 2, "z")).await.unwrap();
+        assert_eq!(limited.len(), 8, "{name}: 4 endpoints × 2");
+    }
+}
+
+#[tokio::test]
+async fn jobs_are_claimed_once_and_finished_once() {
+    for (name, s, _dir) in backends().await {
+        store::write(&s, |tx| {
+            let jobs: Vec<NewJob> =
+                (0..40).map(|i| NewJob { kind: "dispute".into(), subject: format!("pay_{i}"), due: 10 }).collect();
+            tx.insert_jobs(&jobs)
+        })
+        .await
+        .unwrap();
+        let mut tasks = Vec::new();
+        for w in 0..4 {
+            let s = s.clone();
+            tasks.push(tokio::spawn(async move {
+                let worker = format!("w{w}");
+                let mut mine = Vec::new();
+                for _ in 0..5 {
+                    let w = worker.clone();
+                    mine.extend(store::write(&s, move |tx| tx.claim_jobs(20, 60, 5, &w)).await.unwrap());
+                }
+                mine
+            }));
+        }
+        let mut ids = Vec::new();
+        for t in tasks {
+            ids.extend(t.await.unwrap().into_iter().map(|j| j.id));
+        }
+        let unique: BTreeSet<_> = ids.iter().copied().collect();
+        assert_eq!((ids.len(), unique.len()), (40, 40), "{name}");
+        let id = ids[0];
+        let finished = store::write(&s, move |tx| Ok((tx.finish_job(id)?, tx.finish_job(id)?))).await.unwrap();
+        assert_eq!(finished, (true, false), "{name}: finished once");
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_is_held_by_one_transaction_at_a_time() {
+    for (name, s, _dir) in backends().await {
+        // The first transaction takes the key and holds it a while; the second tries meanwhile.
+        let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+        let s1 = s.clone();
+        let first = tokio::spawn(async move {
+            store::write(&s1, move |tx| {
+                let got = tx.lock_idempotency_key("acct_a:test", "k")?;
+                let _ = held_tx.send(());
+                std::thread::sleep(Duration::from_millis(300));
+                Ok((got, Instant::now()))
+            })
+            .await
+            .unwrap()
+        });
+        // (On SQLite the writer is busy with the first: the second waits in line, never overlaps.)
+        tokio::task::spawn_blocking(move || held_rx.recv().unwrap()).await.unwrap();
+        let second = store::write(&s, |tx| Ok((tx.lock_idempotency_key("acct_a:test", "k")?, Instant::now())))
+            .await
+            .unwrap();
+        let (got_first, first_done) = first.await.unwrap();
+        assert!(got_first, "{name}");
+        assert!(!second.0 || second.1 >= first_done, "{name}: never held by two transactions at once");
+        // Records: put, replace, purge.
+        let rec = |status: u16, created: i64| IdempotencyRecord { fingerprint: vec![7; 32], status, body: b"{}".to_vec(), created };
+        let found = store::write(&s, move |tx| {
+            tx.put_idempotency("o", "k", &rec(200, 10))?;
+            tx.put_idempotency("o", "k", &rec(402, 20))?;
+            let got = tx.get_idempotency("o", "k")?;
+            let purged = tx.purge_idempotency(21)?;
+            Ok((got, purged, tx.get_idempotency("o", "k")?))
+        })
+        .await
+        .unwrap();
+        assert_eq!(found.0.map(|r| (r.status, r.created)), Some((402, 20)), "{name}");
+        assert_eq!((found.1, found.2), (1, None), "{name}");
+    }
+}
+
+#[tokio::test]
+async fn cvc_keys_are_kept_once_per_epoch_and_destroyed_before_an_epoch() {
+    for (name, s, _dir) in backends().await {
+        let kept = store::write(&s, |tx| {
+            tx.insert_cvc_key(5, 1, &[5; 60])?;
+            tx.insert_cvc_key(5, 1, &[9; 60])?; // a second instance's, too late
+            tx.insert_cvc_key(6, 1, &[6; 60])?;
+            tx.insert_cvc_key(7, 1, &[7; 60])?;
+            Ok(tx.get_cvc_key(5)?)
+        })
+        .await
+        .unwrap();
+        assert_eq!(kept, Some((1, vec![5; 60])), "{name}: the first key of an epoch stays");
+        let destroyed = store::write(&s, |tx| Ok((tx.destroy_cvc_keys_before(7)?, tx.get_cvc_key(5)?, tx.get_cvc_key(6)?, tx.get_cvc_key(7)?)))
+            .await
+            .unwrap();
+        assert_eq!(destroyed, (2, None, None, Some((1, vec![7; 60]))), "{name}");
+        let s2 = s.clone();
+        tokio::task::spawn_blocking(move || s2.compact()).await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn rate_buckets_settings_and_monitoring_rows_are_shared_state() {
+    for (name, s, _dir) in backends().await {
+        let waits = store::write(&s, |tx| {
+            let mut w = Vec::new();
+            for _ in 0..4 {
+                w.push(tx.take_tokens("k", 3.0, 0.5, 1.0, 100.0)?);
+            }
+            w.push(tx.take_tokens("k", 3.0, 0.5, 1.0, 102.0)?);
+            Ok(w)
+        })
+        .await
+        .unwrap();
+        assert_eq!(waits, vec![0.0, 0.0, 0.0, 2.0, 0.0], "{name}: 3 at once, then one more after 2 s");
+        let settings = store::write(&s, |tx| {
+            tx.insert_setting("key-check:x", b"one")?;
+            tx.insert_setting("key-check:x", b"two")?;
+            tx.get_setting("key-check:x")
+        })
+        .await
+        .unwrap();
+        assert_eq!(settings.as_deref(), Some(&b"one"[..]), "{name}: the first value stays");
+        let bucket = |instance: &str, data: &str| StoredBucket {
+            instance: instance.into(),
+            account_id: "acct_a".into(),
+            livemode: false,
+            width: 10,
+            start: 100,
+            data: data.into(),
+        };
+        let (b1, b2, b3) = (bucket("i1", "{\"requests\":1}"), bucket("i1", "{\"requests\":5}"), bucket("i2", "{\"requests\":2}"));
+        let rows = store::write(&s, move |tx| {
+            tx.put_buckets(&[b1, b3])?;
+            tx.put_buckets(&[b2])?;
+            let claims = (tx.claim_evaluation(10)?, tx.claim_evaluation(10)?);
+            Ok((tx.buckets(Some(&scope("acct_a")), 10, 0)?, claims))
+        })
+        .await
+        .unwrap();
+        let mut data: Vec<String> = rows.0.iter().map(|b| format!("{}:{}", b.instance, b.data)).collect();
+        data.sort();
+        assert_eq!(data, vec!["i1:{\"requests\":5}", "i2:{\"requests\":2}"], "{name}: one row per instance, replaced");
+        assert_eq!(rows.1, (true, false), "{name}: a time slot is evaluated once");
+    }
+}
+
+#[tokio::test]
+async fn keys_are_found_by_what_the_caller_holds() {
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        let key = ApiKeyRecord {
+            id: "key_1".into(),
+            account_id: "acct_a".into(),
+            livemode: true,
+            kind: KeyKind::Secret,
+            publishable: None,
+            secret_hash: Some(vec![4; 32]),
+            hint: "sk_live_…abcd".into(),
+            created: 1,
+            revoked: None,
+            expires: None,
+            frame_ancestors: None,
+        };
+        let found = store::write(&s, move |tx| {
+            tx.insert_key(&key)?;
+            let by_hash = tx.find_secret_key(&[4; 32])?;
+            let rolled = tx.expire_key("key_1", 50)?;
+            let revoked = (tx.revoke_key("key_1", 60)?, tx.revoke_key("key_1", 61)?);
+            Ok((by_hash, rolled, revoked, tx.get_key("key_1")?))
+        })
+        .await
+        .unwrap();
+        let k = found.0.unwrap();
+        assert_eq!((k.account_id.as_str(), k.livemode, k.kind), ("acct_a", true, KeyKind::Secret), "{name}");
+        assert!(found.1 && found.2 == (true, false), "{name}");
+        let after = found.3.unwrap();
+        assert_eq!((after.expires, after.revoked), (Some(50), Some(60)));
+        assert!(!after.active(40) || after.revoked.is_some(), "{name}: revoked keys are never active");
+    }
+}
