@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use cardtoken_server::config::Config;
 use cardtoken_server::startup::open_store;
 use cardtoken_server::store::{
-    self, AccountRecord, ApiKeyRecord, EndpointRecord, IdempotencyRecord, KeyKind, NewEvent, NewJob, PaymentFilter,
-    PaymentRecord, Scope, Store, StoredBucket, TokenRecord,
+    self, AccountRecord, ApiKeyRecord, EndpointRecord, IdempotencyRecord, KeyKind, NewEvent, NewJob,
+    PaymentFilter, PaymentRecord, Scope, Store, StoredBucket, TokenRecord,
 };
 use cardtoken_types::wire::PaymentStatus;
 
@@ -203,7 +203,11 @@ async fn a_token_is_used_once_and_a_payment_changes_over_the_version_it_was_read
         .unwrap();
         let a = scope("acct_a");
         let uses = store::write(&s, move |tx| {
-            Ok([tx.use_token(&a, "tok_1", 10)?, tx.use_token(&a, "tok_1", 10)?, tx.use_token(&a, "tok_2", 60)?])
+            Ok([
+                tx.use_token(&a, "tok_1", 10)?,
+                tx.use_token(&a, "tok_1", 10)?,
+                tx.use_token(&a, "tok_2", 60)?,
+            ])
         })
         .await
         .unwrap();
@@ -257,20 +261,32 @@ async fn payments_list_newest_first_with_filters_and_pages() {
         let pages = store::read(&s, move |tx| {
             let first = tx.list_payments(&a, &PaymentFilter::default(), 2, None)?;
             let second = tx.list_payments(&a, &PaymentFilter::default(), 2, Some("pay_3"))?;
-            let failed = tx.list_payments(&a, &PaymentFilter { status: Some(PaymentStatus::Failed), ..Default::default() }, 10, None)?;
-            let last4 = tx.list_payments(&a, &PaymentFilter { last4: Some("4242".into()), ..Default::default() }, 10, None)?;
+            let failed = tx.list_payments(
+                &a,
+                &PaymentFilter { status: Some(PaymentStatus::Failed), ..Default::default() },
+                10,
+                None,
+            )?;
+            let last4 = tx.list_payments(
+                &a,
+                &PaymentFilter { last4: Some("4242".into()), ..Default::default() },
+                10,
+                None,
+            )?;
             let window = tx.list_payments(
                 &a,
                 &PaymentFilter { created_from: Some(101), created_until: Some(103), ..Default::default() },
                 10,
                 None,
             )?;
-            let amount = tx.list_payments(&a, &PaymentFilter { amount: Some(104), ..Default::default() }, 10, None)?;
+            let amount =
+                tx.list_payments(&a, &PaymentFilter { amount: Some(104), ..Default::default() }, 10, None)?;
             Ok([first, second, failed, last4, window, amount])
         })
         .await
         .unwrap();
-        let ids = |p: &(Vec<PaymentRecord>, bool)| (p.0.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), p.1);
+        let ids =
+            |p: &(Vec<PaymentRecord>, bool)| (p.0.iter().map(|r| r.id.clone()).collect::<Vec<_>>(), p.1);
         assert_eq!(ids(&pages[0]), (vec!["pay_4".into(), "pay_3".into()], true), "{name}");
         assert_eq!(ids(&pages[1]), (vec!["pay_2".into(), "pay_1".into()], true), "{name}");
         assert_eq!(ids(&pages[2]).0, vec!["pay_3".to_string()], "{name}");
@@ -325,7 +341,9 @@ async fn concurrent_claims_never_overlap_leases_end_and_releases_give_back() {
                 let mut mine = Vec::new();
                 for _ in 0..10 {
                     let worker = format!("w{w}");
-                    let got = store::write(&s, move |tx| tx.claim_deliveries(20, 80, 8, 100, &worker)).await.unwrap();
+                    let got = store::write(&s, move |tx| tx.claim_deliveries(20, 80, 8, 100, &worker))
+                        .await
+                        .unwrap();
                     mine.extend(got.into_iter().map(|d| d.id));
                 }
                 mine
@@ -338,9 +356,14 @@ async fn concurrent_claims_never_overlap_leases_end_and_releases_give_back() {
         let unique: BTreeSet<_> = all.iter().collect();
         assert_eq!((all.len(), unique.len()), (120, 120), "{name}: every delivery claimed once");
         // While the leases run, nothing is due; after them (80), everything is again.
-        let later = store::write(&s, |tx| Ok((tx.claim_deliveries(79, 200, 500, 500, "x")?.len(), tx.claim_deliveries(80, 300, 500, 500, "y")?.len())))
-            .await
-            .unwrap();
+        let later = store::write(&s, |tx| {
+            Ok((
+                tx.claim_deliveries(79, 200, 500, 500, "x")?.len(),
+                tx.claim_deliveries(80, 300, 500, 500, "y")?.len(),
+            ))
+        })
+        .await
+        .unwrap();
         assert_eq!(later, (0, 120), "{name}: a claim lasts its lease, then another worker takes over");
         let released = store::write(&s, |tx| tx.release_deliveries("y", 90)).await.unwrap();
         assert_eq!(released, 120, "{name}: a stopping worker gives its claims back");
@@ -354,8 +377,9 @@ async fn concurrent_claims_never_overlap_leases_end_and_releases_give_back() {
 async fn jobs_are_claimed_once_and_finished_once() {
     for (name, s, _dir) in backends().await {
         store::write(&s, |tx| {
-            let jobs: Vec<NewJob> =
-                (0..40).map(|i| NewJob { kind: "dispute".into(), subject: format!("pay_{i}"), due: 10 }).collect();
+            let jobs: Vec<NewJob> = (0..40)
+                .map(|i| NewJob { kind: "dispute".into(), subject: format!("pay_{i}"), due: 10 })
+                .collect();
             tx.insert_jobs(&jobs)
         })
         .await
@@ -380,7 +404,8 @@ async fn jobs_are_claimed_once_and_finished_once() {
         let unique: BTreeSet<_> = ids.iter().copied().collect();
         assert_eq!((ids.len(), unique.len()), (40, 40), "{name}");
         let id = ids[0];
-        let finished = store::write(&s, move |tx| Ok((tx.finish_job(id)?, tx.finish_job(id)?))).await.unwrap();
+        let finished =
+            store::write(&s, move |tx| Ok((tx.finish_job(id)?, tx.finish_job(id)?))).await.unwrap();
         assert_eq!(finished, (true, false), "{name}: finished once");
     }
 }
@@ -403,14 +428,20 @@ async fn an_idempotency_key_is_held_by_one_transaction_at_a_time() {
         });
         // (On SQLite the writer is busy with the first: the second waits in line, never overlaps.)
         tokio::task::spawn_blocking(move || held_rx.recv().unwrap()).await.unwrap();
-        let second = store::write(&s, |tx| Ok((tx.lock_idempotency_key("acct_a:test", "k")?, Instant::now())))
-            .await
-            .unwrap();
+        let second =
+            store::write(&s, |tx| Ok((tx.lock_idempotency_key("acct_a:test", "k")?, Instant::now())))
+                .await
+                .unwrap();
         let (got_first, first_done) = first.await.unwrap();
         assert!(got_first, "{name}");
         assert!(!second.0 || second.1 >= first_done, "{name}: never held by two transactions at once");
         // Records: put, replace, purge.
-        let rec = |status: u16, created: i64| IdempotencyRecord { fingerprint: vec![7; 32], status, body: b"{}".to_vec(), created };
+        let rec = |status: u16, created: i64| IdempotencyRecord {
+            fingerprint: vec![7; 32],
+            status,
+            body: b"{}".to_vec(),
+            created,
+        };
         let found = store::write(&s, move |tx| {
             tx.put_idempotency("o", "k", &rec(200, 10))?;
             tx.put_idempotency("o", "k", &rec(402, 20))?;
@@ -438,9 +469,11 @@ async fn cvc_keys_are_kept_once_per_epoch_and_destroyed_before_an_epoch() {
         .await
         .unwrap();
         assert_eq!(kept, Some((1, vec![5; 60])), "{name}: the first key of an epoch stays");
-        let destroyed = store::write(&s, |tx| Ok((tx.destroy_cvc_keys_before(7)?, tx.get_cvc_key(5)?, tx.get_cvc_key(6)?, tx.get_cvc_key(7)?)))
-            .await
-            .unwrap();
+        let destroyed = store::write(&s, |tx| {
+            Ok((tx.destroy_cvc_keys_before(7)?, tx.get_cvc_key(5)?, tx.get_cvc_key(6)?, tx.get_cvc_key(7)?))
+        })
+        .await
+        .unwrap();
         assert_eq!(destroyed, (2, None, None, Some((1, vec![7; 60]))), "{name}");
         let s2 = s.clone();
         tokio::task::spawn_blocking(move || s2.compact()).await.unwrap().unwrap();
@@ -477,7 +510,11 @@ async fn rate_buckets_settings_and_monitoring_rows_are_shared_state() {
             start: 100,
             data: data.into(),
         };
-        let (b1, b2, b3) = (bucket("i1", "{\"requests\":1}"), bucket("i1", "{\"requests\":5}"), bucket("i2", "{\"requests\":2}"));
+        let (b1, b2, b3) = (
+            bucket("i1", "{\"requests\":1}"),
+            bucket("i1", "{\"requests\":5}"),
+            bucket("i2", "{\"requests\":2}"),
+        );
         let rows = store::write(&s, move |tx| {
             tx.put_buckets(&[b1, b3])?;
             tx.put_buckets(&[b2])?;
@@ -488,7 +525,11 @@ async fn rate_buckets_settings_and_monitoring_rows_are_shared_state() {
         .unwrap();
         let mut data: Vec<String> = rows.0.iter().map(|b| format!("{}:{}", b.instance, b.data)).collect();
         data.sort();
-        assert_eq!(data, vec!["i1:{\"requests\":5}", "i2:{\"requests\":2}"], "{name}: one row per instance, replaced");
+        assert_eq!(
+            data,
+            vec!["i1:{\"requests\":5}", "i2:{\"requests\":2}"],
+            "{name}: one row per instance, replaced"
+        );
         assert_eq!(rows.1, (true, false), "{name}: a time slot is evaluated once");
     }
 }

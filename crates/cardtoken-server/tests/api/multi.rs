@@ -97,7 +97,15 @@ impl Cluster {
         &self.instances[i % self.instances.len()].base
     }
 
-    async fn call(&self, i: usize, method: Method, path: &str, key: &str, body: Option<Value>, idem: Option<&str>) -> (StatusCode, Value) {
+    async fn call(
+        &self,
+        i: usize,
+        method: Method,
+        path: &str,
+        key: &str,
+        body: Option<Value>,
+        idem: Option<&str>,
+    ) -> (StatusCode, Value) {
         let mut req = self.client.request(method, format!("{}{path}", self.base(i))).bearer_auth(key);
         if let Some(b) = body {
             req = req.json(&b);
@@ -111,7 +119,9 @@ impl Cluster {
     }
 
     async fn token(&self, i: usize, number: &str) -> String {
-        let (status, t) = self.call(i, Method::POST, "/v1/tokens", &self.pk, Some(json!({"card": card(number, "123")})), None).await;
+        let (status, t) = self
+            .call(i, Method::POST, "/v1/tokens", &self.pk, Some(json!({"card": card(number, "123")})), None)
+            .await;
         assert_eq!(status, StatusCode::OK, "{t}");
         t["id"].as_str().unwrap().to_string()
     }
@@ -133,7 +143,14 @@ async fn instances_on_one_database_share_tokens_keys_locks_and_ceilings() {
     // A token made on instance 0 pays on instance 1, and reads back on instance 2.
     let token = c.token(0, "4242424242424242").await;
     let (status, paid) = c
-        .call(1, Method::POST, "/v1/payments", &c.sk, Some(json!({"amount": 3000, "currency": "jpy", "token": token})), None)
+        .call(
+            1,
+            Method::POST,
+            "/v1/payments",
+            &c.sk,
+            Some(json!({"amount": 3000, "currency": "jpy", "token": token})),
+            None,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{paid}");
     let pid = paid["id"].as_str().unwrap().to_string();
@@ -171,7 +188,8 @@ async fn instances_on_one_database_share_tokens_keys_locks_and_ceilings() {
     for i in 0..30 {
         let (c, pid) = (c.clone(), pid.clone());
         tasks.push(tokio::spawn(async move {
-            c.call(i, Method::POST, "/v1/refunds", &c.sk, Some(json!({"payment": pid, "amount": 150})), None).await
+            c.call(i, Method::POST, "/v1/refunds", &c.sk, Some(json!({"payment": pid, "amount": 150})), None)
+                .await
         }));
     }
     let mut refunded = 0;
@@ -241,7 +259,9 @@ async fn each_event_reaches_its_receiver_once_from_every_worker_and_all_arrive_w
     for i in 0..30 {
         pay(&c, i).await;
     }
-    let ids = |r: &Receiver| -> Vec<String> { r.deliveries().iter().map(|d| d.header("webhook-id").to_string()).collect() };
+    let ids = |r: &Receiver| -> Vec<String> {
+        r.deliveries().iter().map(|d| d.header("webhook-id").to_string()).collect()
+    };
     eventually("30 events delivered", || ids(&receiver).len() >= 30).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let got = ids(&receiver);
@@ -270,5 +290,8 @@ async fn each_event_reaches_its_receiver_once_from_every_worker_and_all_arrive_w
         events["data"].as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap().to_string()).collect();
     let arrived: std::collections::BTreeSet<String> = ids(&receiver).into_iter().collect();
     assert_eq!(made.len(), 50);
-    assert_eq!(arrived, made, "every event made arrived (a delivery the killed instance held is sent after its lease)");
+    assert_eq!(
+        arrived, made,
+        "every event made arrived (a delivery the killed instance held is sent after its lease)"
+    );
 }

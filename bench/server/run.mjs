@@ -1,0 +1,153 @@
+// npm run bench:server: the server's durable throughput and latency under wrk, on this machine's two
+// cores (wrk shares them). SQLite (the default), then PostgreSQL with one and with two instances. Every
+// answer waits for its commit to be on disk (SQLite synchronous = FULL; PostgreSQL fsync and
+// synchronous_commit on). Prints tokens/s, payments/s (each consumes its own token and writes the
+// payment, its event and deliveries), one client's tokenization p50/p99, and the ratio to the targets of
+// issue 11 and to the figures measured before it.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+const bin = path.join(root, 'target/release/cardtoken-server');
+const here = path.join(root, 'bench/server');
+const SECONDS = Number(process.env.BENCH_SECONDS || 10);
+const TARGET = { tokens: 15000, payments: 6000, p99ms: 1 };
+const BEFORE = { tokens: 3600, payments: 560, p50ms: 0.37, p99ms: 1.4 };
+
+function startServer(env) {
+  const dataDir = env.CARDTOKEN_DATA_DIR;
+  const child = spawn(bin, ['serve'], {
+    cwd: root,
+    env: { ...process.env, CARDTOKEN_LISTEN: '127.0.0.1:0', CARDTOKEN_DEMO_LISTEN: 'off', RUST_LOG: 'warn',
+      CARDTOKEN_RATE_CLIENT_PER_MINUTE: '1000000000', CARDTOKEN_RATE_KEY_PER_MINUTE: '1000000000', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start:\n${out}`)), 30000);
+    child.stdout.on('data', (c) => {
+      out += c;
+      const api = out.match(/API listening on (\S+)/)?.[1];
+      const pk = out.match(/publishable key: (\S+)/)?.[1];
+      const sk = out.match(/secret key:\s+(\S+)/)?.[1];
+      if (api && (sk || out.includes('secret keys are shown only'))) {
+        clearTimeout(timer);
+        resolve({ api, pk, sk, dataDir, stop: () => new Promise((r) => { child.on('exit', r); child.kill('SIGTERM'); }) });
+      }
+    });
+  });
+}
+
+/** Runs wrk; answers {rps, p50, p99} (latencies in ms). */
+function wrk(url, script, { connections, threads = 2, seconds = SECONDS, env = {} }) {
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', path.join(here, script), url];
+  return new Promise((resolve, reject) => {
+    const child = spawn('wrk', args, { env: { ...process.env, WRK_THREADS: String(threads), ...env } });
+    let out = '';
+    child.stdout.on('data', (c) => (out += c));
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`wrk failed:\n${out}`));
+      const ms = (label) => {
+        const m = out.match(new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`));
+        if (!m) return null;
+        return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+      };
+      const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+      resolve({ rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: ms('50'), p99: ms('99'), non2xx, out });
+    });
+    child.on('error', reject);
+  });
+}
+
+/** Makes `n`-ish tokens as fast as it can, keeping their ids in one file; answers its path. */
+async function makeTokens(servers, seconds) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-tokens-'));
+  await Promise.all(servers.map((s, i) => wrk(`${s.api}/v1/tokens`, 'token.lua', {
+    connections: Math.floor(64 / servers.length), seconds,
+    env: { PK: s.pk, TOKENS_OUT: path.join(dir, `s${i}`) },
+  })));
+  const files = readdirSync(dir).map((f) => path.join(dir, f));
+  const ids = files.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter(Boolean));
+  const all = path.join(dir, 'all');
+  writeFileSync(all, ids.join('\n') + '\n');
+  return { file: all, count: ids.length, dir };
+}
+
+async function measure(name, servers) {
+  const { pk, sk } = servers[0];
+  for (const s of servers) { s.pk = pk; s.sk = sk; }
+  // One client first, on an idle server: each request's own commit.
+  const single = await wrk(`${servers[0].api}/v1/tokens`, 'token.lua', { connections: 1, threads: 1, env: { PK: pk } });
+  // 64 connections (split between instances), tokens.
+  const runs = await Promise.all(servers.map((s) => wrk(`${s.api}/v1/tokens`, 'token.lua', {
+    connections: Math.floor(64 / servers.length), env: { PK: pk },
+  })));
+  const tokens = runs.reduce((a, r) => a + r.rps, 0);
+  const tokenErrors = runs.reduce((a, r) => a + r.non2xx, 0);
+  // Payments: each with a fresh token (made beforehand, not counted).
+  const made = await makeTokens(servers, Math.max(4, Math.ceil(SECONDS * 0.6)));
+  const payRuns = await Promise.all(servers.map((s, i) => wrk(`${s.api}/v1/payments`, 'payment.lua', {
+    connections: Math.floor(64 / servers.length), threads: 2,
+    env: { SK: sk, TOKENS: splitFor(made.file, i, servers.length) },
+  })));
+  rmSync(made.dir, { recursive: true, force: true });
+  const payments = payRuns.reduce((a, r) => a + r.rps, 0);
+  const payErrors = payRuns.reduce((a, r) => a + r.non2xx, 0);
+  return { name, tokens, payments, p50: single.p50, p99: single.p99, errors: tokenErrors + payErrors, tokensMade: made.count };
+}
+
+/** The i-th of n disjoint shares of the token file (one per instance). */
+function splitFor(file, i, n) {
+  const ids = readFileSync(file, 'utf8').split('\n').filter(Boolean).filter((_, j) => j % n === i);
+  const out = `${file}.${i}`;
+  writeFileSync(out, ids.join('\n') + '\n');
+  return out;
+}
+
+async function sqlite() {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-sqlite-'));
+  const server = await startServer({ CARDTOKEN_DATA_DIR: dataDir });
+  try {
+    return await measure('SQLite, 1 instance', [server]);
+  } finally {
+    await server.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function postgres(instances) {
+  const pgDir = mkdtempSync(path.join(tmpdir(), 'bench-pg-'));
+  const url = execFileSync('bash', ['-c', `source scripts/pg.sh && pg_start ${pgDir} && echo $CARDTOKEN_TEST_POSTGRES`],
+    { cwd: root, encoding: 'utf8' }).trim().split('\n').pop();
+  const shared = mkdtempSync(path.join(tmpdir(), 'bench-keys-'));
+  const servers = [];
+  try {
+    for (let i = 0; i < instances; i++) {
+      servers.push(await startServer({
+        CARDTOKEN_DATA_DIR: path.join(shared, `instance-${i}`), CARDTOKEN_DATABASE_URL: url,
+        CARDTOKEN_KEYS_FILE: path.join(shared, 'keys.json'), CARDTOKEN_DATABASE_POOL: '32',
+      }));
+    }
+    return await measure(`PostgreSQL, ${instances} instance${instances > 1 ? 's' : ''}`, servers);
+  } finally {
+    for (const s of servers) await s.stop();
+    execFileSync('bash', ['-c', `source scripts/pg.sh && pg_stop ${pgDir}`], { cwd: root });
+    rmSync(shared, { recursive: true, force: true });
+  }
+}
+
+const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
+const results = [await sqlite(), await postgres(1), await postgres(2)];
+console.log(`\nDurable throughput, wrk with 64 connections on the same 2 cores (${SECONDS} s runs); one client for latency.\n`);
+console.log('| backend | tokens/s | vs 15,000 | vs 3,600 before | payments/s | vs 6,000 | vs 560 before | 1 client p50 | p99 | vs 1 ms |');
+console.log('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
+for (const r of results) {
+  console.log(`| ${r.name} | ${Math.round(r.tokens)} | ${ratio(r.tokens, TARGET.tokens)} | ${ratio(r.tokens, BEFORE.tokens)} | `
+    + `${Math.round(r.payments)} | ${ratio(r.payments, TARGET.payments)} | ${ratio(r.payments, BEFORE.payments)} | `
+    + `${r.p50.toFixed(2)} ms | ${r.p99.toFixed(2)} ms | ${ratio(TARGET.p99ms, r.p99)} |`);
+}
+const failed = results.filter((r) => r.errors > 0);
+if (failed.length) console.log(`\nnon-2xx answers: ${failed.map((r) => `${r.name}: ${r.errors}`).join(', ')}`);
