@@ -130,6 +130,7 @@ impl Application {
             limits: ratelimit::Limits::new(&config, shared),
             monitor: Arc::new(Monitor::new(config.monitor_resolution_secs, &instance)),
             in_flight: InFlight::default(),
+            keys: Default::default(),
             store,
             vault,
             clock,

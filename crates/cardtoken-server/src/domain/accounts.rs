@@ -3,6 +3,10 @@
 //! stored only as SHA-256: they are 190 random bits, so a fast hash is enough). A key opens exactly one
 //! account and mode. Rolling a key makes a new one and lets the old one work until a grace period ends.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 
@@ -231,18 +235,69 @@ pub async fn authenticate(svc: &Services, bearer: Option<&str>) -> Result<Caller
     Ok(Caller { key_id: record.id, kind: record.kind, scope: Scope::new(record.account_id, record.livemode) })
 }
 
+/// How long an instance trusts a key it looked up: a revocation or roll made elsewhere (another
+/// instance, the command line) reaches it within this time; one made through it, at once.
+pub const KEY_CACHE: Duration = Duration::from_secs(2);
+
+/// Keys looked up recently, by publishable key or by the secret key's hash (never the secret itself).
+#[derive(Default)]
+pub struct KeyCache(Mutex<HashMap<Vec<u8>, (Option<ApiKeyRecord>, Instant)>>);
+
+impl KeyCache {
+    fn get(&self, id: &[u8]) -> Option<Option<ApiKeyRecord>> {
+        let map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(id).filter(|(_, at)| at.elapsed() < KEY_CACHE).map(|(k, _)| k.clone())
+    }
+
+    fn put(&self, id: Vec<u8>, key: Option<ApiKeyRecord>) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(id, (key, Instant::now()));
+    }
+
+    /// Forgets everything (after a change to keys made here).
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
 /// The stored key a key string names (either kind), active or not.
 pub async fn lookup(svc: &Services, bearer: &str) -> Result<Option<ApiKeyRecord>, Error> {
+    let id = if bearer.starts_with("pk_") {
+        bearer.as_bytes().to_vec()
+    } else if bearer.starts_with("sk_") {
+        hash_secret(bearer)
+    } else {
+        return Ok(None);
+    };
+    if let Some(cached) = svc.keys.get(&id) {
+        return Ok(cached);
+    }
+    let lookup = id.clone();
     let found = if bearer.starts_with("pk_") {
         let pk = bearer.to_string();
         store::read(&svc.store, move |tx| tx.find_publishable_key(&pk)).await?
-    } else if bearer.starts_with("sk_") {
-        let hash = hash_secret(bearer);
-        store::read(&svc.store, move |tx| tx.find_secret_key(&hash)).await?
     } else {
-        None
+        store::read(&svc.store, move |tx| tx.find_secret_key(&lookup)).await?
     };
+    svc.keys.put(id, found.clone());
     Ok(found)
+}
+
+/// Revokes a key, through this instance: it stops working here at once (elsewhere within `KEY_CACHE`).
+pub async fn revoke(svc: &Services, key_id: &str) -> Result<(), Error> {
+    let outcome = revoke_key(&svc.store, key_id, svc.now()).await;
+    svc.keys.clear();
+    outcome
+}
+
+/// Rolls a key through this instance (see `roll_key`).
+pub async fn roll(svc: &Services, key_id: &str, grace: i64) -> Result<NewKey, Error> {
+    let outcome = roll_key(&svc.store, key_id, grace, svc.now()).await;
+    svc.keys.clear();
+    outcome
 }
 
 /// Prints nothing secret: a key's listing line.

@@ -59,6 +59,8 @@ pub struct Services {
     pub limits: ratelimit::Limits,
     /// Idempotency keys of requests running in this process.
     pub in_flight: idempotency::InFlight,
+    /// API keys looked up recently.
+    pub keys: accounts::KeyCache,
     /// The API's URL as browsers reach it (for 3-D Secure links).
     pub api_base: String,
     /// This process's name in leases and claims (`inst_…`).

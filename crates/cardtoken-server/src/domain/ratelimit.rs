@@ -2,7 +2,9 @@
 //! limit through across a boundary) per client address, per card (fingerprint) and per publishable
 //! key. A refused card costs more than an accepted one, so a script trying numbers runs dry quickly while
 //! a shopper retyping a card does not. The per-key bucket is a high ceiling, shared by every instance
-//! when several run (it lives in storage); the per-address and per-card buckets are each instance's.
+//! when several run: it lives in storage, and each instance takes its budget in small leases (a
+//! twentieth of the bucket, at most 100) that it spends locally, so instances do not queue on one row
+//! for every request. The per-address and per-card buckets are each instance's.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -59,6 +61,8 @@ impl Local {
 }
 
 pub struct Limits {
+    /// Budget of the shared per-key bucket already taken from storage, spent here.
+    leased: Mutex<HashMap<String, f64>>,
     pub per_key: Rule,
     pub per_client: Rule,
     pub per_card: Rule,
@@ -74,6 +78,7 @@ pub struct Limits {
 impl Limits {
     pub fn new(config: &Config, shared: bool) -> Limits {
         Limits {
+            leased: Mutex::new(HashMap::new()),
             per_key: Rule::per_minute(config.rate_key_per_minute),
             per_client: Rule::per_minute(config.rate_client_per_minute),
             per_card: Rule::per_hour(config.rate_card_per_hour),
@@ -136,9 +141,7 @@ pub async fn admit_key(svc: &Services, scope: &Scope, key_id: &str) -> Result<()
     let now = svc.now() as f64;
     let bucket = format!("tokens:{}:{}:{key_id}", scope.account, scope.mode());
     let wait = if l.shared {
-        let rule = l.per_key;
-        store::write(&svc.store, move |tx| tx.take_tokens(&bucket, rule.capacity, rule.per_sec, 1.0, now))
-            .await?
+        take_leased(svc, &bucket, now).await?
     } else {
         l.keys.take(&bucket, l.per_key, 1.0, now, false)
     };
@@ -147,6 +150,35 @@ pub async fn admit_key(svc: &Services, scope: &Scope, key_id: &str) -> Result<()
         return Err(limited(wait, KEY));
     }
     Ok(())
+}
+
+/// One unit of the shared bucket: from this instance's lease, or by taking a new lease from storage (a
+/// whole one if it fits, else the single unit). Answers the wait, 0 when taken.
+async fn take_leased(svc: &Services, bucket: &str, now: f64) -> Result<f64, Error> {
+    let l = &svc.limits;
+    {
+        let mut leased = l.leased.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(left) = leased.get_mut(bucket).filter(|left| **left >= 1.0) {
+            *left -= 1.0;
+            return Ok(0.0);
+        }
+    }
+    let rule = l.per_key;
+    let lease = (rule.capacity / 20.0).floor().clamp(1.0, 100.0);
+    let key = bucket.to_string();
+    let (wait, got) = store::write(&svc.store, move |tx| {
+        let wait = tx.take_tokens(&key, rule.capacity, rule.per_sec, lease, now)?;
+        if wait == 0.0 || lease <= 1.0 {
+            return Ok((wait, lease));
+        }
+        Ok((tx.take_tokens(&key, rule.capacity, rule.per_sec, 1.0, now)?, 1.0))
+    })
+    .await?;
+    if wait == 0.0 && got > 1.0 {
+        let mut leased = l.leased.lock().unwrap_or_else(|p| p.into_inner());
+        *leased.entry(bucket.to_string()).or_default() += got - 1.0;
+    }
+    Ok(wait)
 }
 
 #[cfg(test)]

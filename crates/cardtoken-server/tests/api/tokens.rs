@@ -3,7 +3,7 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use crate::helpers::{card, spawn_app, spawn_app_with_processor, Recorder, NOW};
+use crate::helpers::{card, spawn_app, spawn_app_with_processor, Recorder};
 use cardtoken_server::domain::{accounts, maintenance};
 
 #[tokio::test]
@@ -60,7 +60,7 @@ async fn keys_are_checked_missing_or_unknown_is_401_and_the_wrong_kind_is_403() 
     // a revoked key is unknown
     let keys = app.read(|tx| tx.list_keys(None)).await;
     let pk_id = keys.iter().find(|k| k.publishable.as_deref() == Some(app.pk.as_str())).unwrap().id.clone();
-    accounts::revoke_key(&app.svc.store, &pk_id, NOW).await.unwrap();
+    accounts::revoke(&app.svc, &pk_id).await.unwrap();
     let (status, _, _) = app.post_raw(Some(&app.pk), "application/json", body).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }

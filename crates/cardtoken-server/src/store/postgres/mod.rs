@@ -118,10 +118,27 @@ impl Drop for Pool {
     }
 }
 
-/// A transaction, with its connection's statement cache: every repository is implemented for it.
+/// Where a `PgTx`'s statements go: a transaction (writes), or the connection itself, each statement on
+/// its own (reads: one round trip each, no `BEGIN`/`COMMIT`).
+enum Target<'a> {
+    Tx(Transaction<'a>),
+    Auto(&'a mut Client),
+}
+
+/// A transaction (or a run of reads), with its connection's statement cache: every repository is
+/// implemented for it.
 pub struct PgTx<'a> {
-    tx: Transaction<'a>,
+    target: Target<'a>,
     statements: &'a mut HashMap<&'static str, Statement>,
+}
+
+macro_rules! on_target {
+    ($self:ident, $method:ident ( $($arg:expr),* )) => {
+        match &mut $self.target {
+            Target::Tx(t) => t.$method($($arg),*),
+            Target::Auto(c) => c.$method($($arg),*),
+        }
+    };
 }
 
 impl PgTx<'_> {
@@ -129,34 +146,42 @@ impl PgTx<'_> {
         if let Some(s) = self.statements.get(sql) {
             return Ok(s.clone());
         }
-        let s = self.tx.prepare(sql)?;
+        let s = on_target!(self, prepare(sql))?;
         self.statements.insert(sql, s.clone());
         Ok(s)
     }
 
     fn query(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query(&s, args)?)
+        Ok(on_target!(self, query(&s, args))?)
     }
 
     fn query_opt(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query_opt(&s, args)?)
+        Ok(on_target!(self, query_opt(&s, args))?)
     }
 
     fn query_one(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<Row> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.query_one(&s, args)?)
+        Ok(on_target!(self, query_one(&s, args))?)
     }
 
     fn execute(&mut self, sql: &'static str, args: &[&(dyn ToSql + Sync)]) -> Result<u64> {
         let s = self.stmt(sql)?;
-        Ok(self.tx.execute(&s, args)?)
+        Ok(on_target!(self, execute(&s, args))?)
     }
 
-    /// A statement whose text is built (table names): not cached.
+    /// Statements whose text is built (table names): not cached.
     fn batch(&mut self, sql: &str) -> Result<()> {
-        Ok(self.tx.batch_execute(sql)?)
+        Ok(on_target!(self, batch_execute(sql))?)
+    }
+
+    fn query_opt_text(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
+        Ok(on_target!(self, query_opt(sql, args))?)
+    }
+
+    fn execute_text(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<u64> {
+        Ok(on_target!(self, execute(sql, args))?)
     }
 }
 
@@ -193,15 +218,13 @@ impl PgStore {
         let mut conn = pool.get()?;
         let outcome = (|| {
             let Conn { client, statements } = &mut conn;
-            let tx = if read_only {
-                client.build_transaction().read_only(true).start()?
-            } else {
-                client.transaction()?
-            };
-            let mut pg = PgTx { tx, statements };
+            let target = if read_only { Target::Auto(client) } else { Target::Tx(client.transaction()?) };
+            let mut pg = PgTx { target, statements };
             catch_unwind(AssertUnwindSafe(|| job(&mut pg)))
                 .unwrap_or_else(|_| Err(StoreError::Db("a storage job panicked".into())))?;
-            pg.tx.commit()?;
+            if let Target::Tx(tx) = pg.target {
+                tx.commit()?;
+            }
             Ok(())
         })();
         pool.put(conn);
@@ -228,6 +251,8 @@ impl Store for PgStore {
         }
     }
 
+    /// Reads run statement by statement (each sees what was committed when it ran): the domain reads
+    /// what it then checks again inside its write transaction.
     fn read(&self, job: ReadJob<'_>) -> Result<()> {
         PgStore::run(&self.pool, true, &mut |tx| job(tx))
     }

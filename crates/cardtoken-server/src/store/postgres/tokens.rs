@@ -131,8 +131,13 @@ impl TokenRepo for PgTx<'_> {
         if exists.is_none() {
             return Ok(None);
         }
-        let row =
-            self.tx.query_opt(&format!("SELECT master_version, wrapped FROM {table} WHERE id = 1"), &[])?;
+        // Dropped meanwhile by a sweep: the key is gone, as if the table had not been there.
+        let row = match self
+            .query_opt_text(&format!("SELECT master_version, wrapped FROM {table} WHERE id = 1"), &[])
+        {
+            Err(StoreError::Db(m)) if m.ends_with("(42P01)") => return Ok(None),
+            other => other?,
+        };
         row.map(|r| {
             let v: i32 = r.get(0);
             Ok((u32::try_from(v).map_err(|_| StoreError::Corrupt("master_version".into()))?, r.get(1)))
@@ -149,7 +154,7 @@ impl TokenRepo for PgTx<'_> {
             "CREATE UNLOGGED TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, master_version INTEGER NOT NULL, \
              wrapped BYTEA NOT NULL)"
         ))?;
-        self.tx.execute(
+        self.execute_text(
             &format!("INSERT INTO {table} (id, master_version, wrapped) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING"),
             &[&v, &wrapped],
         )?;
