@@ -239,9 +239,12 @@ pub async fn authenticate(svc: &Services, bearer: Option<&str>) -> Result<Caller
 /// instance, the command line) reaches it within this time; one made through it, at once.
 pub const KEY_CACHE: Duration = Duration::from_secs(2);
 
+/// A lookup's answer (a key, or none) and when it was made.
+type Looked = (Option<ApiKeyRecord>, Instant);
+
 /// Keys looked up recently, by publishable key or by the secret key's hash (never the secret itself).
 #[derive(Default)]
-pub struct KeyCache(Mutex<HashMap<Vec<u8>, (Option<ApiKeyRecord>, Instant)>>);
+pub struct KeyCache(Mutex<HashMap<Vec<u8>, Looked>>);
 
 impl KeyCache {
     fn get(&self, id: &[u8]) -> Option<Option<ApiKeyRecord>> {
