@@ -32,5 +32,6 @@ pub use expiry::{
     check_expiry, Expiry, ExpiryCheck, ExpiryError, ExpiryField, YearMonth, DEFAULT_MAX_YEARS_AHEAD,
 };
 pub use number::{
-    check_number, format_number, CardNumber, NumberCheck, NumberError, NumberOptions, MAX_DIGITS,
+    check_number, format_number, shown_prefix, CardNumber, NumberCheck, NumberError, NumberOptions,
+    MAX_DIGITS,
 };

@@ -329,14 +329,15 @@ impl CardNumber {
         self.digits.get(self.digits.len().saturating_sub(4)..).unwrap_or("")
     }
 
-    /// The first six digits (the BIN), which may be shown beside the last four.
+    /// The leading digits that may be kept and shown beside the last four (see [`shown_prefix`]).
     pub fn bin(&self) -> &str {
-        self.digits.get(..6).unwrap_or(&self.digits)
+        shown_prefix(&self.digits)
     }
 
-    /// `424242******4242`: first six and last four, the most PCI DSS 3.4.1 allows to display.
+    /// `424242******4242`: the shown prefix and the last four, never more than PCI DSS 3.4.1's first
+    /// six and last four, and at most half of a short number.
     pub fn masked(&self) -> String {
-        let hidden = self.digits.len().saturating_sub(10);
+        let hidden = self.digits.len().saturating_sub(self.bin().len() + 4);
         format!("{}{}{}", self.bin(), "*".repeat(hidden), self.last4())
     }
 
@@ -345,6 +346,15 @@ impl CardNumber {
     pub fn expose_digits(&self) -> &str {
         &self.digits
     }
+}
+
+/// The leading digits that may be kept and shown beside the last four: the first six of a number of 16
+/// digits or more (PCI DSS's display rule), and fewer for shorter numbers, so that at most half their
+/// digits are ever shown (a 12-digit Maestro keeps 2 + 4, a 15-digit American Express 3 + 4).
+pub fn shown_prefix(digits: &str) -> &str {
+    let total = digits.len();
+    let shown = if total >= 16 { 6 } else { (total / 2).saturating_sub(4).min(6) };
+    digits.get(..shown).unwrap_or("")
 }
 
 impl FromStr for CardNumber {

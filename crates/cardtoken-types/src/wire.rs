@@ -273,13 +273,26 @@ pub struct CardData {
 }
 
 /// The raw fields of a card, before checking.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy)]
 pub struct CardFields<'a> {
     pub number: &'a str,
     pub exp_month: u32,
     pub exp_year: u32,
     pub cvc: &'a str,
     pub name: Option<&'a str>,
+}
+
+/// Never the number or the CVC: their lengths only.
+impl std::fmt::Debug for CardFields<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CardFields")
+            .field("number", &format_args!("<{} characters>", self.number.chars().count()))
+            .field("exp_month", &self.exp_month)
+            .field("exp_year", &self.exp_year)
+            .field("cvc", &format_args!("<{} characters>", self.cvc.chars().count()))
+            .field("name", &self.name.map(|_| "<name>"))
+            .finish()
+    }
 }
 
 /// Card data as a request carries it, before checking: a number or a CVC. Erased from memory when
@@ -545,6 +558,16 @@ mod tests {
     }
 
     const TODAY: YearMonth = YearMonth { year: 2026, month: 11 };
+
+    #[test]
+    fn raw_card_fields_never_print_the_number_or_the_cvc() {
+        let f = fields("4242 4242 4242 4242", "7294", Some("Jane Doe"));
+        let printed = format!("{f:?} {f:#?}");
+        for secret in ["4242", "7294", "Jane"] {
+            assert!(!printed.contains(secret), "{printed}");
+        }
+        assert!(printed.contains("<19 characters>") && printed.contains("exp_year: 2030"), "{printed}");
+    }
 
     #[test]
     fn the_hand_written_request_body_equals_serde_json() {

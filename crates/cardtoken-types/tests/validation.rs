@@ -336,7 +336,12 @@ fn parsed_numbers_and_codes_never_print_themselves() {
     assert_eq!(shown, "CardNumber(visa 400005******5556)");
     assert_eq!((n.last4(), n.bin(), n.brand()), ("5556", "400005", Brand::Visa));
     let amex: CardNumber = "378282246310005".parse().unwrap();
-    assert_eq!(amex.masked(), "378282*****0005");
+    assert_eq!(amex.masked(), "378********0005");
+    let maestro: CardNumber = "501800000009".parse().unwrap();
+    assert_eq!(
+        (maestro.bin(), maestro.masked(), format!("{maestro:?}").contains("50******0009")),
+        ("50", "50******0009".to_string(), true)
+    );
     let cvc = Cvc::parse("123", Some(Brand::Visa)).unwrap();
     assert_eq!(format!("{cvc:?}"), "Cvc(***)");
     let err = "4242424242424241".parse::<CardNumber>().unwrap_err();
@@ -403,5 +408,19 @@ proptest! {
         let c = check_cvc(&s, None);
         prop_assert_eq!(c.error.is_none(), c.is_valid);
         let _ = format_number(&s);
+    }
+}
+
+#[test]
+fn shown_digits_never_pass_six_and_four_nor_half_of_a_short_number() {
+    use cardtoken_types::shown_prefix;
+    assert_eq!(shown_prefix("4242424242424242"), "424242");
+    assert_eq!(shown_prefix("378282246310005"), "378");
+    assert_eq!(shown_prefix("501800000009"), "50"); // 12 digits: 2 + 4 = half
+    assert_eq!(shown_prefix("4242424242424242424"), "424242");
+    for n in 12..=19 {
+        let digits = "4".repeat(n);
+        let limit = if n >= 16 { 10 } else { n / 2 };
+        assert!(shown_prefix(&digits).len() + 4 <= limit, "{n} digits");
     }
 }
