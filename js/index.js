@@ -337,7 +337,10 @@ function challenge(url, origin, locale) {
     box.setAttribute('aria-label', ja ? '本人認証' : '3-D Secure authentication');
     const frame = make('iframe', 'border:1px solid #ddd;border-radius:8px;width:100%;height:300px;display:block');
     frame.title = ja ? 'カード会社の本人認証' : 'Your bank’s authentication';
-    frame.src = url;
+    // The challenge posts its result to this page's origin only.
+    const src = new URL(url);
+    src.searchParams.set('origin', location.origin);
+    frame.src = src;
     const close = make('button', 'margin-top:10px;width:100%;padding:10px;font:inherit;border-radius:6px');
     close.type = 'button';
     close.textContent = ja ? 'キャンセル' : 'Cancel';

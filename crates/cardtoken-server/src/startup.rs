@@ -16,6 +16,7 @@ use crate::domain::accounts::{self, NewAccount};
 use crate::domain::idempotency::{self, InFlight};
 use crate::domain::monitoring::Monitor;
 use crate::domain::payments::processor::{Processor, TestCards};
+use crate::domain::webhook_endpoints::{HostResolver, SystemResolver};
 use crate::domain::{ratelimit, Processors, Services};
 use crate::http::{self, AppState};
 use crate::store::postgres::PgStore;
@@ -109,6 +110,16 @@ impl Application {
         clock: Arc<dyn Clock>,
         processor: Arc<dyn Processor>,
     ) -> Result<Application, StartupError> {
+        Application::build_with_resolver(config, clock, processor, Arc::new(SystemResolver)).await
+    }
+
+    /// … and a given resolver for webhook hosts.
+    pub async fn build_with_resolver(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        processor: Arc<dyn Processor>,
+        resolver: Arc<dyn HostResolver>,
+    ) -> Result<Application, StartupError> {
         std::fs::create_dir_all(&config.data_dir)
             .map_err(|e| crate::store::StoreError::Open(e.to_string()))?;
         let vault = Arc::new(open_vault(&config)?);
@@ -138,6 +149,7 @@ impl Application {
             api_base,
             instance,
             failpoints: Default::default(),
+            resolver,
             config: Arc::new(config),
         };
         let rekeyed =

@@ -1,4 +1,5 @@
-//! Logs: `tracing` to stderr, filtered by `RUST_LOG` (default `info`). Handlers are instrumented with
+//! Logs: `tracing` to stderr, filtered by `RUST_LOG` (default `info`; libraries that would log what they
+//! are handed stay at `info` whatever it says). Handlers are instrumented with
 //! `skip_all`, and request spans carry the method and the path only, at every level: never the query
 //! string (a client secret travels there) nor a body.
 
@@ -9,7 +10,19 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt().with_env_filter(guarded(filter)).with_writer(std::io::stderr).try_init();
+}
+
+/// `filter` with the limits no `RUST_LOG` lifts: libraries that log what they were handed. At debug,
+/// `tokio_postgres` logs every statement's parameters (webhook secrets, key hashes, sealed card data).
+pub fn guarded(filter: EnvFilter) -> EnvFilter {
+    let mut filter = filter;
+    for directive in ["tokio_postgres=info", "postgres=info"] {
+        if let Ok(d) = directive.parse() {
+            filter = filter.add_directive(d);
+        }
+    }
+    filter
 }
 
 /// A request's span: method and path, nothing else.

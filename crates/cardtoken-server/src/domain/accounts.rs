@@ -303,6 +303,24 @@ pub async fn roll(svc: &Services, key_id: &str, grace: i64) -> Result<NewKey, Er
     outcome
 }
 
+/// Who may frame an account's pages in a mode (the card fields' keys' `frame-ancestors`, and the 3-D
+/// Secure page): the union of its active publishable keys' settings, `*` while one has none set.
+pub async fn frame_ancestors(svc: &Services, scope: &Scope) -> Result<String, Error> {
+    let (account, livemode, now) = (scope.account.clone(), scope.livemode, svc.now());
+    let keys = store::read(&svc.store, move |tx| tx.list_keys(Some(&account))).await?;
+    let mut out: Vec<String> = Vec::new();
+    for k in keys.iter().filter(|k| k.kind == KeyKind::Publishable && k.livemode == livemode && k.active(now))
+    {
+        match &k.frame_ancestors {
+            None => return Ok("*".to_string()),
+            Some(v) => out.extend(v.split_whitespace().map(str::to_string)),
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(if out.is_empty() { "'none'".to_string() } else { out.join(" ") })
+}
+
 /// Prints nothing secret: a key's listing line.
 pub fn describe(k: &ApiKeyRecord, now: i64) -> String {
     let state = if k.revoked.is_some() {

@@ -20,6 +20,11 @@ impl FailPoints {
         self.armed.store(true, Ordering::SeqCst);
     }
 
+    /// Whether a point is armed and not yet passed.
+    pub fn pending(&self) -> bool {
+        self.armed.load(Ordering::SeqCst)
+    }
+
     /// Fails here if a test armed this point.
     pub fn check(&self, point: &'static str) -> Result<(), StoreError> {
         if !self.armed.load(Ordering::Relaxed) {

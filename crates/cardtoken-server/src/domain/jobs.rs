@@ -11,10 +11,12 @@ use super::{payments, refunds, Error, Services};
 pub async fn run(svc: &Services, job: &JobRecord) -> Result<(), Error> {
     let now = svc.now();
     let (id, kind, subject) = (job.id, job.kind.clone(), job.subject.clone());
+    let fp = svc.failpoints.clone();
     let outcome = store::write(&svc.store, move |tx| {
         if !tx.finish_job(id)? {
             return Ok(Ok(())); // another worker did it
         }
+        fp.check("job")?;
         match kind.as_str() {
             "dispute" => payments::open_dispute_in(tx, &subject, now),
             "refund_failure" => refunds::fail_in(tx, &subject, now),

@@ -67,6 +67,8 @@ pub struct Services {
     pub instance: String,
     /// Where tests cut operations short.
     pub failpoints: Arc<failpoints::FailPoints>,
+    /// How webhook hosts are resolved (the system's resolver; tests stand in another).
+    pub resolver: Arc<dyn webhook_endpoints::HostResolver>,
 }
 
 impl Services {

@@ -55,15 +55,6 @@ pub fn card_error(e: CardDataError, number: &str) -> Error {
     Error::Card { code, message, param: Some(e.param), decline_code: None }
 }
 
-/// The leading digits kept and shown beside the last four: the first six of a number of 16 digits or
-/// more (PCI DSS's display rule), and fewer for shorter numbers, so that at most half their digits are
-/// ever shown (a 12-digit Maestro keeps 2 + 4).
-pub fn shown_prefix(digits: &str) -> &str {
-    let total = digits.len();
-    let shown = if total >= 16 { 6 } else { (total / 2).saturating_sub(4).min(6) };
-    digits.get(..shown).unwrap_or("")
-}
-
 /// Tokenizes a card (publishable key), from `client` (the shopper's address, for the card-testing
 /// defence).
 pub async fn create(
@@ -139,7 +130,6 @@ async fn seal(
     let epoch = now.div_euclid(CVC_EPOCH_SECS);
     let cvc_key = epoch_key_for_sealing(svc, epoch).await?;
     let cvc_ct = svc.vault.seal_cvc(&id, &card.cvc, &cvc_key)?;
-    let digits = card.number.expose_digits();
     Ok(TokenRecord {
         id,
         account_id: caller.scope.account.clone(),
@@ -150,7 +140,7 @@ async fn seal(
         used: false,
         brand: card.number.brand().name().to_string(),
         last4: card.number.last4().to_string(),
-        bin: shown_prefix(digits).to_string(),
+        bin: card.number.bin().to_string(),
         exp_month: card.exp_month,
         exp_year: card.exp_year,
         fingerprint,
@@ -236,23 +226,4 @@ pub async fn get(svc: &Services, caller: &Caller, id: &str) -> Result<Token, Err
     let (scope, id) = (caller.scope.clone(), id.to_string());
     let record = store::read(&svc.store, move |tx| tx.get_token(&scope, &id)).await?;
     record.map(|t| token_json(&t)).ok_or_else(|| Error::not_found("token"))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shown_prefix;
-
-    #[test]
-    fn shown_digits_never_pass_six_and_four_nor_half_of_a_short_number() {
-        assert_eq!(shown_prefix("4242424242424242"), "424242");
-        assert_eq!(shown_prefix("378282246310005"), "378");
-        assert_eq!(shown_prefix("6759649826438453"), "675964");
-        assert_eq!(shown_prefix("501800000009"), "50"); // 12 digits: 2 + 4 = half
-        assert_eq!(shown_prefix("4242424242424242424"), "424242");
-        for n in 12..=19 {
-            let digits = "4".repeat(n);
-            let limit = if n >= 16 { 10 } else { n / 2 };
-            assert!(shown_prefix(&digits).len() + 4 <= limit, "{n} digits");
-        }
-    }
 }

@@ -3,7 +3,9 @@
 //! (unless the server allows private addresses, as in test mode). The same address rules guard every
 //! delivery (`workers::delivery`).
 
+use std::future::Future;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
 use std::time::Duration;
 
 use cardtoken_types::webhook::Secret;
@@ -20,6 +22,55 @@ use super::{Caller, Error, Services};
 pub const ROTATION_OVERLAP_SECS: i64 = 24 * 60 * 60;
 /// How long a host may take to resolve.
 pub const DNS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Names hosts. The system's resolver in production; tests stand in a resolver that answers differently
+/// each time (DNS rebinding).
+pub trait HostResolver: Send + Sync {
+    fn lookup(
+        &self,
+        host: String,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>>;
+}
+
+/// The operating system's resolver.
+pub struct SystemResolver;
+
+impl HostResolver for SystemResolver {
+    fn lookup(
+        &self,
+        host: String,
+        port: u16,
+    ) -> Pin<Box<dyn Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>> {
+        Box::pin(async move { Ok(tokio::net::lookup_host((host.as_str(), port)).await?.collect()) })
+    }
+}
+
+/// Resolves `host` within `DNS_TIMEOUT` to addresses a connection may use: all public, unless private ones
+/// are allowed. The one place a webhook's host is resolved, for the check and for the connection alike.
+pub async fn resolve_host(
+    resolver: &dyn HostResolver,
+    host: &str,
+    port: u16,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
+        Ok(ip) => vec![SocketAddr::new(ip, port)],
+        Err(_) => tokio::time::timeout(DNS_TIMEOUT, resolver.lookup(host.to_string(), port))
+            .await
+            .map_err(|_| "`url`'s host took too long to resolve.".to_string())?
+            .map_err(|_| "`url`'s host does not resolve.".to_string())?,
+    };
+    if addrs.is_empty() {
+        return Err("`url`'s host does not resolve.".into());
+    }
+    if !allow_private && !addrs.iter().all(|a| is_public(a.ip())) {
+        return Err(
+            "`url` must be on the public internet: private and loopback addresses are refused.".into()
+        );
+    }
+    Ok(addrs)
+}
 
 /// The IPv4 addresses an IPv6 address stands for: mapped and compatible forms, NAT64 (64:ff9b::/96),
 /// 6to4 (2002::/16) and Teredo (2001::/32, server and client).
@@ -102,28 +153,16 @@ pub fn parse_url(url: &str) -> Result<url::Url, String> {
     Ok(parsed)
 }
 
-/// Resolves a URL's host (within `DNS_TIMEOUT`) to the addresses a delivery may connect to: all of them
-/// public, unless private addresses are allowed. An error says why not, without naming addresses.
-pub async fn resolve(url: &url::Url, allow_private: bool) -> Result<Vec<SocketAddr>, String> {
+/// Resolves a URL's host to the addresses a delivery may connect to (see `resolve_host`). An error says
+/// why not, without naming addresses.
+pub async fn resolve(
+    resolver: &dyn HostResolver,
+    url: &url::Url,
+    allow_private: bool,
+) -> Result<Vec<SocketAddr>, String> {
     let port = url.port_or_known_default().unwrap_or(443);
     let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']).to_string();
-    let addrs: Vec<SocketAddr> = match host.parse::<IpAddr>() {
-        Ok(ip) => vec![SocketAddr::new(ip, port)],
-        Err(_) => tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), port)))
-            .await
-            .map_err(|_| "`url`'s host took too long to resolve.".to_string())?
-            .map_err(|_| "`url`'s host does not resolve.".to_string())?
-            .collect(),
-    };
-    if addrs.is_empty() {
-        return Err("`url`'s host does not resolve.".into());
-    }
-    if !allow_private && !addrs.iter().all(|a| is_public(a.ip())) {
-        return Err(
-            "`url` must be on the public internet: private and loopback addresses are refused.".into()
-        );
-    }
-    Ok(addrs)
+    resolve_host(resolver, &host, port, allow_private).await
 }
 
 pub fn endpoint_json(e: &EndpointRecord, with_secret: bool) -> WebhookEndpoint {
@@ -180,7 +219,9 @@ async fn prepare(
     events: Option<Vec<String>>,
 ) -> Result<EndpointRecord, Error> {
     let parsed = parse_url(url).map_err(|m| Error::parameter(m, "url"))?;
-    resolve(&parsed, svc.config.allow_private_webhooks).await.map_err(|m| Error::parameter(m, "url"))?;
+    resolve(svc.resolver.as_ref(), &parsed, svc.config.allow_private_webhooks)
+        .await
+        .map_err(|m| Error::parameter(m, "url"))?;
     let events = events.unwrap_or_else(|| vec!["*".to_string()]);
     if events.is_empty() || events.iter().any(|e| e != "*" && !TYPES.contains(&e.as_str())) {
         return Err(Error::parameter(
@@ -299,7 +340,7 @@ mod tests {
             let u = u.to_string();
             async move {
                 let parsed = parse_url(&u)?;
-                resolve(&parsed, private).await.map(|_| ())
+                resolve(&SystemResolver, &parsed, private).await.map(|_| ())
             }
         };
         assert!(check("ftp://example.com/x", true).await.is_err());

@@ -149,7 +149,9 @@ pub fn api_router(state: AppState) -> Router {
         .route("/openapi.json", get(openapi::serve));
     api.fallback(not_found)
         .method_not_allowed_fallback(not_found)
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
+        // `layer`, not `route_layer`: requests no route or method matches are counted too, under one
+        // label value each (`route="unmatched"`, `method="other"`).
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(crate::telemetry::request_span_layer())
         .with_state(state)

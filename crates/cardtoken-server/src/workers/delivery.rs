@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use cardtoken_types::webhook::{sign, Secret};
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::domain::webhook_endpoints::{is_public, parse_url, DNS_TIMEOUT};
+use crate::domain::webhook_endpoints::{is_public, parse_url, resolve_host, HostResolver};
 use crate::domain::Services;
 use crate::store::{self, AttemptRecord, DeliveryOutcome, DueDelivery, Scope};
 
@@ -22,42 +22,33 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How much of a receiver's answer is read and kept.
 pub const EXCERPT_BYTES: usize = 2048;
 
-/// Resolves hosts for the webhook client: only to public addresses, unless private ones are allowed.
-#[derive(Clone, Debug)]
+/// Resolves hosts for the webhook client, once per connection, to addresses it has checked: the client
+/// connects to exactly what was checked (no second resolution a rebinding DNS server could answer
+/// differently).
+#[derive(Clone)]
 pub struct GuardedResolver {
     pub allow_private: bool,
+    pub resolver: Arc<dyn HostResolver>,
 }
 
 impl Resolve for GuardedResolver {
     fn resolve(&self, name: Name) -> Resolving {
-        let allow_private = self.allow_private;
+        let (allow_private, resolver) = (self.allow_private, self.resolver.clone());
         Box::pin(async move {
-            let host = name.as_str().to_string();
-            let found = tokio::time::timeout(DNS_TIMEOUT, tokio::net::lookup_host((host.as_str(), 0)))
-                .await
-                .map_err(|_| boxed("the host took too long to resolve"))?
-                .map_err(|_| boxed("the host does not resolve"))?;
-            let addrs: Vec<SocketAddr> = found.collect();
-            if addrs.is_empty() {
-                return Err(boxed("the host does not resolve"));
-            }
-            if !allow_private && !addrs.iter().all(|a| is_public(a.ip())) {
-                return Err(boxed("the host resolves to a private address"));
-            }
+            let addrs: Vec<SocketAddr> =
+                resolve_host(resolver.as_ref(), name.as_str(), 0, allow_private).await.map_err(|m| {
+                    Box::new(std::io::Error::other(m)) as Box<dyn std::error::Error + Send + Sync>
+                })?;
             Ok(Box::new(addrs.into_iter()) as Addrs)
         })
     }
 }
 
-fn boxed(m: &'static str) -> Box<dyn std::error::Error + Send + Sync> {
-    Box::new(std::io::Error::other(m))
-}
-
 /// The webhook client: our resolver, no proxies, no redirects, bounded times.
-pub fn client(allow_private: bool) -> reqwest::Client {
+pub fn client(allow_private: bool, resolver: Arc<dyn HostResolver>) -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
-        .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+        .dns_resolver(Arc::new(GuardedResolver { allow_private, resolver }))
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())

@@ -78,7 +78,7 @@ pub async fn run_due_jobs(svc: &Services) -> usize {
 }
 
 async fn deliveries(svc: Arc<Services>, mut stop: watch::Receiver<bool>) {
-    let http = delivery::client(svc.config.allow_private_webhooks);
+    let http = delivery::client(svc.config.allow_private_webhooks, svc.resolver.clone());
     let permits = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut sending = JoinSet::new();
     loop {

@@ -6,6 +6,7 @@ use cardtoken_server::clock::{Clock, ManualClock, SystemClock};
 use cardtoken_server::config::Config;
 use cardtoken_server::domain::accounts::{self, NewAccount};
 use cardtoken_server::domain::payments::processor::{Processor, TestCards};
+use cardtoken_server::domain::webhook_endpoints::{HostResolver, SystemResolver};
 use cardtoken_server::domain::Services;
 use cardtoken_server::startup::Application;
 use cardtoken_server::store::{self, Tx};
@@ -29,14 +30,15 @@ impl Write for Capture {
     }
 }
 
-/// Every log line any test's server wrote, at every level down to TRACE for our crates.
+/// Every log line any test's server wrote, at every level down to TRACE (libraries included).
 pub fn captured_logs() -> String {
     String::from_utf8_lossy(&LOGS.lock().unwrap_or_else(|p| p.into_inner())).into_owned()
 }
 
 fn capture_logs() {
     INIT_LOGS.call_once(|| {
-        let filter = tracing_subscriber::EnvFilter::new("trace,hyper=debug,h2=debug,rustls=debug");
+        // Everything at TRACE, with only the limits the server itself always applies.
+        let filter = cardtoken_server::telemetry::guarded(tracing_subscriber::EnvFilter::new("trace"));
         tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(|| Capture).init();
     });
 }
@@ -146,6 +148,20 @@ pub async fn spawn_app_in(dir: &Path, keys: Option<(String, String)>) -> TestApp
     spawn_configured(test_config(dir).await, keys, false, Arc::new(TestCards)).await
 }
 
+/// A server on the real clock whose webhook hosts `resolver` names.
+pub async fn spawn_app_with_resolver(
+    tweak: impl FnOnce(&mut Config),
+    resolver: Arc<dyn HostResolver>,
+) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path()).await;
+    config.webhook_retry_secs = vec![1, 1, 1, 1, 1, 1];
+    tweak(&mut config);
+    let mut app = spawn_resolving(config, None, true, Arc::new(TestCards), resolver).await;
+    app._tmp = Some(tmp);
+    app
+}
+
 /// `realtime`: the server runs on the system clock (`TestApp::clock` then moves nothing).
 pub async fn spawn_configured(
     config: Config,
@@ -153,11 +169,22 @@ pub async fn spawn_configured(
     realtime: bool,
     processor: Arc<dyn Processor>,
 ) -> TestApp {
+    spawn_resolving(config, keys, realtime, processor, Arc::new(SystemResolver)).await
+}
+
+async fn spawn_resolving(
+    config: Config,
+    keys: Option<(String, String)>,
+    realtime: bool,
+    processor: Arc<dyn Processor>,
+    resolver: Arc<dyn HostResolver>,
+) -> TestApp {
     capture_logs();
     let dir = config.data_dir.clone();
     let clock = Arc::new(ManualClock::new(NOW));
     let server_clock: Arc<dyn Clock> = if realtime { Arc::new(SystemClock) } else { clock.clone() };
-    let app = Application::build_with(config.clone(), server_clock, processor).await.unwrap();
+    let app =
+        Application::build_with_resolver(config.clone(), server_clock, processor, resolver).await.unwrap();
     let svc = app.services();
     let (pk, sk, live) = match (&app.first_account, keys) {
         (Some(first), _) => (
@@ -446,4 +473,14 @@ impl Recorder {
     pub fn last(&self) -> Option<(String, Option<String>)> {
         self.seen.lock().unwrap().last().cloned()
     }
+}
+
+/// `word` standing alone: random ids in the logs (`tok_…`, letters and digits) hold four-digit runs by
+/// chance, a logged CVC would not be glued to other letters or digits.
+pub fn contains_word(text: &str, word: &str) -> bool {
+    text.match_indices(word).any(|(i, _)| {
+        let before = text[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
+        let after = text[i + word.len()..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+        !before && !after
+    })
 }

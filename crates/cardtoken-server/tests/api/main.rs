@@ -5,6 +5,7 @@
 mod atomicity;
 mod cli;
 mod crash;
+mod hardening;
 mod helpers;
 mod idempotency;
 mod migration;

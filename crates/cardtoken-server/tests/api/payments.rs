@@ -14,7 +14,7 @@ async fn challenge(app: &TestApp, payment: &serde_json::Value, result: &str) -> 
     let done = app
         .client
         .post(format!("{}/3ds/{id}", app.base))
-        .form(&[("client_secret", secret), ("result", result)])
+        .form(&[("client_secret", secret), ("result", result), ("origin", "https://shop.example")])
         .send()
         .await
         .unwrap()

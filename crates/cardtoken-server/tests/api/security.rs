@@ -1,6 +1,6 @@
 use reqwest::StatusCode;
 
-use crate::helpers::{captured_logs, card, contains, spawn_app};
+use crate::helpers::{captured_logs, card, contains, contains_word, spawn_app};
 use cardtoken_server::domain::maintenance;
 use cardtoken_server::store::Scope;
 
@@ -94,16 +94,6 @@ async fn neither_the_database_nor_the_logs_hold_a_card_number_or_cvc_and_used_or
             assert!(!contains(&db, ct), "{}'s CVC ciphertext is gone from the files too", t.id);
         }
     }
-}
-
-/// `word` standing alone: random ids in the logs (`tok_…`, letters and digits) hold four-digit runs by
-/// chance, a logged CVC would not be glued to other letters or digits.
-fn contains_word(text: &str, word: &str) -> bool {
-    text.match_indices(word).any(|(i, _)| {
-        let before = text[..i].chars().next_back().is_some_and(|c| c.is_ascii_alphanumeric());
-        let after = text[i + word.len()..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-        !before && !after
-    })
 }
 
 #[tokio::test]

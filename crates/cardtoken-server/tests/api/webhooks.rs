@@ -89,7 +89,7 @@ pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-async fn register(app: &TestApp, url: &str) -> (String, String) {
+pub async fn register(app: &TestApp, url: &str) -> (String, String) {
     let r = app.post("/v1/webhook_endpoints", json!({"url": url})).await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert!(r.json["secret"].as_str().unwrap().starts_with("whsec_"));
