@@ -10,7 +10,8 @@ use tracing_subscriber::EnvFilter;
 
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(guarded(filter)).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(guarded(filter)).with_writer(std::io::stderr).try_init();
 }
 
 /// `filter` with the limits no `RUST_LOG` lifts: libraries that log what they were handed. At debug,
