@@ -85,6 +85,13 @@ pub enum KeysAction {
     /// Add a new master key version and re-wrap every data key under it; running servers pick it up
     /// within seconds.
     RotateMaster,
+    /// Add a new card-encryption key pair (the JWKS's first key from now on); the older ones keep
+    /// decrypting for the grace period (default 24h, at most 7d), then are retired. Running servers pick
+    /// it up within seconds.
+    RotateEncryption {
+        #[arg(long, default_value = "24h")]
+        grace: String,
+    },
     /// Set who may frame a publishable key's card fields: origins (`https://shop.example`), `'self'`,
     /// `'none'`, or `*` (the default).
     FrameAncestors { id: String, origins: Vec<String> },
@@ -158,6 +165,13 @@ pub async fn rotate_master(config: &Config) -> Result<(u32, usize), CliError> {
     })
     .await?;
     Ok((version, n))
+}
+
+/// Adds a new current card-encryption key; the others retire at `now + grace`. Answers the new key's id
+/// and those retiring.
+pub fn rotate_encryption(config: &Config, now: i64, grace: i64) -> Result<(String, Vec<String>), CliError> {
+    let vault = crate::startup::open_vault(config)?;
+    Ok(vault.rotate_encryption(now, grace).map_err(StartupError::from)?)
 }
 
 /// Prints a line to stdout; a closed stdout (`npm start | head`, a supervisor that stopped reading) must
@@ -246,6 +260,15 @@ async fn keys(store: &Arc<dyn Store>, config: &Config, action: KeysAction) -> Re
         KeysAction::RotateMaster => {
             let (version, n) = rotate_master(config).await?;
             say!("master key version {version} is current; {n} data keys re-wrapped under it");
+        }
+        KeysAction::RotateEncryption { grace } => {
+            let grace = parse_duration(&grace)?;
+            let now = crate::clock::SystemClock.now();
+            let (kid, retiring) = rotate_encryption(config, now, grace)?;
+            say!("encryption key {kid} is current");
+            for old in retiring {
+                say!("  {old} decrypts until {}", now + grace);
+            }
         }
     }
     Ok(())

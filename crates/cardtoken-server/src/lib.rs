@@ -12,6 +12,7 @@ pub mod demo;
 pub mod domain;
 pub mod http;
 pub mod ids;
+pub mod jwe;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -32,6 +32,7 @@ use sha2::{Digest, Sha256};
 use zeroize::{Zeroize, Zeroizing};
 
 use crate::ids::random_bytes;
+use crate::jwe::{self, EncryptionKey, JweError, Jwks};
 
 pub type Key = Zeroizing<[u8; 32]>;
 
@@ -76,12 +77,60 @@ struct KeysFile {
     current: u32,
     master: BTreeMap<u32, String>,
     fingerprint: String,
+    /// The card-encryption key pairs (`jwe`), newest last.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    encryption: Vec<StoredEncryptionKey>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredEncryptionKey {
+    kid: String,
+    /// The private scalar, base64url.
+    private: String,
+    created: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    retires: Option<i64>,
+}
+
+impl Drop for StoredEncryptionKey {
+    fn drop(&mut self) {
+        self.private.zeroize();
+    }
+}
+
+fn load_encryption(path: &Path, stored: &[StoredEncryptionKey]) -> Result<Vec<EncryptionKey>, VaultError> {
+    stored
+        .iter()
+        .map(|e| {
+            EncryptionKey::from_stored(&e.kid, &e.private, e.created, e.retires).ok_or_else(|| {
+                VaultError::KeysFile(
+                    path.into(),
+                    format!("encryption key {} is not a P-256 private key", e.kid),
+                )
+            })
+        })
+        .collect()
+}
+
+fn store_encryption(k: &EncryptionKey) -> StoredEncryptionKey {
+    StoredEncryptionKey {
+        kid: k.kid.clone(),
+        private: k.stored_private().to_string(),
+        created: k.created,
+        retires: k.retires,
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64)
 }
 
 struct KeyRing {
     current: u32,
     master: BTreeMap<u32, Key>,
     fingerprint: Key,
+    /// Newest last; the newest that is not retiring is the one browsers encrypt to.
+    encryption: Vec<EncryptionKey>,
 }
 
 pub struct Vault {
@@ -216,6 +265,13 @@ impl Vault {
         if !master.contains_key(&current) {
             return Err(VaultError::MissingKey(current));
         }
+        let f = file.get_or_insert_with(KeysFile::default);
+        if f.encryption.is_empty() {
+            let k = EncryptionKey::generate(unix_now()).map_err(VaultError::Random)?;
+            f.encryption.push(store_encryption(&k));
+            dirty = true;
+        }
+        let encryption = load_encryption(&keys_path, &f.encryption)?;
         if dirty {
             if let Some(f) = &file {
                 write_keys_file(&keys_path, f)?;
@@ -223,7 +279,7 @@ impl Vault {
         }
         let idempotency = derive(&fingerprint, b"cardtoken/v1/idempotency");
         Ok(Vault {
-            ring: RwLock::new(KeyRing { current, master, fingerprint }),
+            ring: RwLock::new(KeyRing { current, master, fingerprint, encryption }),
             keys_path,
             master_from_env: from_env,
             idempotency,
@@ -234,11 +290,15 @@ impl Vault {
     /// Re-reads the keys file (another process may have rotated the master key): a new current version
     /// is used for sealing from now on. Answers whether the current version changed.
     pub fn reload(&self) -> Result<bool, VaultError> {
+        let Some(f) = read_keys_file(&self.keys_path)? else { return Ok(false) };
+        let encryption = load_encryption(&self.keys_path, &f.encryption)?;
+        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
+        if !encryption.is_empty() {
+            ring.encryption = encryption;
+        }
         if self.master_from_env {
             return Ok(false);
         }
-        let Some(f) = read_keys_file(&self.keys_path)? else { return Ok(false) };
-        let mut ring = self.ring.write().unwrap_or_else(|p| p.into_inner());
         for (v, b64) in &f.master {
             if let Some(k) = decode_key(b64) {
                 ring.master.insert(*v, k);
@@ -427,6 +487,50 @@ impl Vault {
         ring.master.insert(version, key);
         ring.current = version;
         Ok(version)
+    }
+}
+
+impl Vault {
+    /// The public keys cards may be encrypted to at `now`: the current one first, then those retiring.
+    pub fn jwks(&self, now: i64) -> Jwks {
+        let ring = self.read();
+        let mut usable: Vec<&EncryptionKey> = ring.encryption.iter().filter(|k| k.usable(now)).collect();
+        // Newest first, and among them the one not retiring.
+        usable.reverse();
+        usable.sort_by_key(|k| k.retires.is_some());
+        Jwks { keys: usable.into_iter().map(EncryptionKey::public_jwk).collect() }
+    }
+
+    /// Decrypts a card JWE (see `jwe`). A key id this process does not know yet sends it to the keys
+    /// file once: another process may have just rotated.
+    pub fn decrypt_jwe(&self, compact: &str, now: i64) -> Result<Zeroizing<Vec<u8>>, JweError> {
+        let first = jwe::decrypt(compact, &self.read().encryption, now);
+        match first {
+            Err(JweError::UnknownKey) if self.reload().is_ok() => {
+                jwe::decrypt(compact, &self.read().encryption, now)
+            }
+            other => other,
+        }
+    }
+
+    /// Adds a new current encryption key pair; the others stay usable until `now + grace`, and those
+    /// already retired leave the file. Answers the new key's id and the ids retiring.
+    pub fn rotate_encryption(&self, now: i64, grace: i64) -> Result<(String, Vec<String>), VaultError> {
+        let mut file = read_keys_file(&self.keys_path)?.unwrap_or_default();
+        file.encryption.retain(|k| k.retires.is_none_or(|r| r > now));
+        let mut retiring = Vec::new();
+        for k in &mut file.encryption {
+            let until = k.retires.map_or(now + grace, |r| r.min(now + grace));
+            k.retires = Some(until);
+            retiring.push(k.kid.clone());
+        }
+        let new = EncryptionKey::generate(now).map_err(VaultError::Random)?;
+        let kid = new.kid.clone();
+        file.encryption.push(store_encryption(&new));
+        write_keys_file(&self.keys_path, &file)?;
+        let encryption = load_encryption(&self.keys_path, &file.encryption)?;
+        self.ring.write().unwrap_or_else(|p| p.into_inner()).encryption = encryption;
+        Ok((kid, retiring))
     }
 }
 

@@ -387,14 +387,18 @@ impl serde::de::Visitor<'_> for SecretTextVisitor {
     }
 }
 
-/// The `POST /v1/tokens` body: `{"card": {number, exp_month, exp_year, cvc, name?}}`, unchecked. The
-/// server deserializes it, then checks the card with [`CardData::parse`] (`request.card.fields()`).
-/// `Debug` never shows the number or the CVC.
+/// The `POST /v1/tokens` body, unchecked: the card in clear, `{"card": {number, exp_month, exp_year, cvc,
+/// name?}}`, or encrypted to one of the server's keys, `{"card_jwe": "<compact JWE>"}` (its plaintext the
+/// same `card` object; README, "Encrypted card data"). Exactly one of them. The server checks the card
+/// with [`CardData::parse`]. `Debug` never shows the number, the CVC or the JWE.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TokenRequest {
-    pub card: CardInput,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<CardInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_jwe: Option<SecretText>,
 }
 
 /// The card to tokenize, as sent.
@@ -632,14 +636,20 @@ mod tests {
     #[test]
     fn the_token_request_reads_the_contract_body_and_its_fields_parse_as_card_data() {
         let request: TokenRequest = serde_json::from_str(BODY).unwrap();
-        let card = CardData::parse(request.card.fields(), TODAY).unwrap();
+        let card = CardData::parse(request.card.as_ref().unwrap().fields(), TODAY).unwrap();
         assert_eq!((card.number.last4(), card.exp_month, card.exp_year), ("4242", 12, 2030));
         assert_eq!((card.cvc.expose(), card.name.as_deref()), ("123", Some("Jane Doe")));
         let no_name: TokenRequest = serde_json::from_str(
             r#"{"card":{"number":"4242424242424242","exp_month":12,"exp_year":2030,"cvc":"123"}}"#,
         )
         .unwrap();
-        assert_eq!(no_name.card.name, None);
+        assert_eq!(no_name.card.unwrap().name, None);
+        let encrypted: TokenRequest = serde_json::from_str(r#"{"card_jwe":"a.b.c.d.e"}"#).unwrap();
+        assert_eq!(
+            (encrypted.card.is_none(), encrypted.card_jwe.as_ref().map(SecretText::expose)),
+            (true, Some("a.b.c.d.e"))
+        );
+        assert_eq!(format!("{encrypted:?}"), "TokenRequest { card: None, card_jwe: Some(***) }");
     }
 
     #[test]
@@ -648,8 +658,9 @@ mod tests {
             let card = CardData::parse(fields("3782 822463 10005", "1234", name), TODAY).unwrap();
             let body = card.to_request_json();
             let request: TokenRequest = serde_json::from_str(&body).unwrap();
-            assert_eq!(request.card.number.expose(), "378282246310005");
-            assert_eq!(request.card.name.as_deref(), name);
+            let sent = request.card.as_ref().unwrap();
+            assert_eq!(sent.number.expose(), "378282246310005");
+            assert_eq!(sent.name.as_deref(), name);
             assert_eq!(serde_json::to_string(&request).unwrap(), body);
         }
     }
@@ -680,7 +691,7 @@ mod tests {
         let shown = format!("{request:?}");
         assert_eq!(
             shown,
-            r#"TokenRequest { card: CardInput { number: ***, exp_month: 12, exp_year: 2030, cvc: ***, name: Some("Jane Doe") } }"#
+            r#"TokenRequest { card: Some(CardInput { number: ***, exp_month: 12, exp_year: 2030, cvc: ***, name: Some("Jane Doe") }), card_jwe: None }"#
         );
         // A number or CVC sent as a JSON number: serde's own message would quote it.
         for body in [

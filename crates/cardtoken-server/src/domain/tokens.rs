@@ -2,7 +2,7 @@
 //! answered as a Token (brand, last four, expiry, fingerprint; never the number). A token is used once,
 //! by a payment, within its lifetime (15 minutes by default).
 
-use cardtoken_types::wire::{CardData, CardDataError, CardFields, Token, TokenCard};
+use cardtoken_types::wire::{CardData, CardDataError, CardInput, Token, TokenCard, TokenRequest};
 use cardtoken_types::{check_number, Brand, NumberError, NumberOptions};
 
 use crate::clock::year_month;
@@ -61,13 +61,50 @@ pub async fn create(
     svc: &Services,
     caller: &Caller,
     client: Option<std::net::IpAddr>,
-    fields: CardFields<'_>,
+    request: TokenRequest,
     idem: Option<Idempotency>,
     render: Render<Token>,
 ) -> Reply<Token> {
-    match admit(svc, caller, client, fields).await {
+    match admit(svc, caller, client, request).await {
         Ok(record) => store_token(svc, caller, record, idem, render).await,
         Err(e) => Reply::Fresh(Err(e)),
+    }
+}
+
+/// The public keys browsers encrypt cards to (`GET /.well-known/jwks.json`), the current one first.
+pub fn encryption_keys(svc: &Services) -> crate::jwe::Jwks {
+    svc.vault.jwks(svc.now())
+}
+
+/// The one answer to every `card_jwe` that does not open: which check failed stays in the logs.
+fn undecryptable() -> Error {
+    Error::parameter(
+        "`card_jwe` could not be decrypted: encrypt the card again to a current key of /.well-known/jwks.json.",
+        "card_jwe",
+    )
+}
+
+/// The card a request carries: in clear, or encrypted to one of the server's keys (`jwe`).
+fn card_of(svc: &Services, request: TokenRequest, now: i64) -> Result<CardInput, Error> {
+    match (request.card, request.card_jwe) {
+        (Some(card), None) => Ok(card),
+        (None, Some(jwe)) => {
+            let plain = svc.vault.decrypt_jwe(jwe.expose(), now).map_err(|e| {
+                tracing::info!(reason = %e, "card_jwe refused");
+                undecryptable()
+            })?;
+            // The plaintext is a `card` object; serde's message could quote it: not used.
+            serde_json::from_slice::<CardInput>(&plain).map_err(|_| {
+                tracing::info!(reason = "the plaintext is not a card object", "card_jwe refused");
+                undecryptable()
+            })
+        }
+        (Some(_), Some(_)) => Err(Error::parameter("Send `card` or `card_jwe`, not both.", "card_jwe")),
+        (None, None) => Err(Error::invalid(
+            "parameter_missing",
+            "Send the card: `card`, or `card_jwe` (the card encrypted to a key of /.well-known/jwks.json).",
+            Some("card"),
+        )),
     }
 }
 
@@ -76,10 +113,19 @@ async fn admit(
     svc: &Services,
     caller: &Caller,
     client: Option<std::net::IpAddr>,
-    fields: CardFields<'_>,
+    request: TokenRequest,
 ) -> Result<TokenRecord, Error> {
     let now = svc.now();
     ratelimit::admit_client(svc, client)?;
+    let input = match card_of(svc, request, now) {
+        Ok(c) => c,
+        Err(e) => {
+            // Undecryptable data costs what a refused card costs: it may be a script probing.
+            ratelimit::charge_failure(svc, client, None);
+            return Err(e);
+        }
+    };
+    let fields = input.fields();
     let card = match CardData::parse(fields, year_month(now)) {
         Ok(c) => c,
         Err(e) => {

@@ -104,6 +104,16 @@ async fn track(
     response
 }
 
+/// The JWKS: readable from any origin, its `Date` too (the package dates its JWEs by the server's clock,
+/// so a shopper's wrong clock does not make them stale).
+fn jwks_cors() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods([Method::GET])
+        .expose_headers([header::DATE])
+        .max_age(Duration::from_secs(600))
+}
+
 pub fn api_router(state: AppState) -> Router {
     // Browsers call these from any merchant origin: tokenization, and reading a payment with its client
     // secret (3-D Secure). An OPTIONS route gives the layer a preflight to answer (it replies first).
@@ -123,6 +133,7 @@ pub fn api_router(state: AppState) -> Router {
         .route("/v1/tokens", post(tokens::create).options(preflight).layer(cors(Method::POST)))
         .route("/v1/payments/{id}", get(payments::get).options(preflight).layer(cors(Method::GET)))
         .route("/v1/tokens/{id}", get(tokens::get))
+        .route("/.well-known/jwks.json", get(tokens::jwks).layer(jwks_cors()))
         .route("/v1/payments", post(payments::create).get(payments::list))
         .route("/v1/payments/{id}/capture", post(payments::capture))
         .route("/v1/payments/{id}/cancel", post(payments::cancel))

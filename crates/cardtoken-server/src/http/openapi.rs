@@ -30,7 +30,7 @@ impl Modify for BearerAuth {
 #[openapi(
     info(title = "cardtoken", description = "Card tokenization and payments. See shared/contract.md.",
         license(name = "MIT OR Apache-2.0")),
-    paths(tokens::create, tokens::get, payments::create, payments::get, payments::list, payments::capture,
+    paths(tokens::create, tokens::get, tokens::jwks, payments::create, payments::get, payments::list, payments::capture,
         payments::cancel, payments::refund, threeds::show, threeds::complete, webhooks::create, webhooks::list,
         webhooks::delete, webhooks::rotate_secret, webhooks::list_events, webhooks::get_event, webhooks::redeliver,
         webhooks::deliveries, monitoring::metrics, monitoring::alerts, monitoring::series, monitoring::dashboard,
