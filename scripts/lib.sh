@@ -79,3 +79,15 @@ ensure_cargo_fuzz() {
     cargo install cargo-fuzz
   fi
 }
+
+# jwcrypto (PyPI) in a venv under target/, for the encryption interop tests (tests/js/encryption.test.mjs).
+JWCRYPTO_VERSION=1.6.1
+ensure_jwcrypto() {
+  local venv="$PWD/target/jwcrypto-venv"
+  if ! "$venv/bin/python" -c "import sys; from importlib.metadata import version; sys.exit(version('jwcrypto') != '$JWCRYPTO_VERSION')" 2>/dev/null; then
+    say "installing jwcrypto $JWCRYPTO_VERSION (PyPI) into target/jwcrypto-venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "jwcrypto==$JWCRYPTO_VERSION"
+  fi
+  export CARDTOKEN_JWCRYPTO_PYTHON="$venv/bin/python"
+}

@@ -12,6 +12,7 @@ ensure_rust
 ensure_npm
 ensure_browsers
 ensure_cargo_fuzz
+ensure_jwcrypto
 
 say "cargo fmt --check"
 cargo fmt --all --check
@@ -61,7 +62,7 @@ WASM_TESTS="$(CARDTOKEN_TEST_API="$TEST_API" CARDTOKEN_TEST_PK="$TEST_PK" \
 say "schemathesis against /openapi.json of a running server"
 bash tests/schemathesis/run.sh
 
-say "JavaScript tests in Node (API, conformance, types, size, webhooks)"
+say "JavaScript tests in Node (API, conformance, types, size, webhooks, encryption interop)"
 node --test --test-concurrency=1 tests/js/
 
 say "browser engines: Chromium, Firefox ESR, WebKitGTK, WPE WebKit 2.38 (Safari 16)"
