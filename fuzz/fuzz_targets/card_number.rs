@@ -156,13 +156,16 @@ fn parses(input: &str, digits: &str, check: &NumberCheck) {
     assert!(info.patterns.iter().any(|p| pattern_fits(*p, exposed)), "outside {brand}'s IIN ranges");
     assert!(brand == Brand::UnionPay || luhn_valid(exposed), "a {brand} number of {n} digits fails Luhn");
 
-    let (first6, last4) = (&exposed[..6], &exposed[n - 4..]);
-    assert!(number.bin() == first6 && number.last4() == last4, "bin or last4 is not the first 6 / last 4");
-    let masked = format!("{first6}{}{last4}", "*".repeat(n - 10));
-    assert!(number.masked() == masked, "masked is not first 6, stars, last 4 ({n} digits)");
+    // The display rule: the first 6 and last 4 of 16 digits or more; of a shorter number, at most half.
+    let lead = if n >= 16 { 6 } else { n / 2 - 4 };
+    let (first, last4) = (&exposed[..lead], &exposed[n - 4..]);
+    assert!(number.bin() == first && number.last4() == last4, "bin or last4 is not the shown prefix / last 4");
+    let masked = format!("{first}{}{last4}", "*".repeat(n - lead - 4));
+    assert!(number.masked() == masked, "masked is not the shown prefix, stars, last 4 ({n} digits)");
     let shown = format!("{number:?}");
     assert!(shown == format!("CardNumber({brand} {masked})"), "Debug is not the masked form ({n} digits)");
-    assert_eq!(ascii_digit_count(&shown), 10, "Debug shows more than the first 6 and last 4 digits");
+    assert_eq!(ascii_digit_count(&shown), lead + 4, "Debug shows more than the display rule allows");
+    assert!(lead + 4 <= 10 && (n >= 16 || lead + 4 <= n / 2), "the display rule shows too much of {n} digits");
     from_json_agrees(input, Ok(number));
 }
 

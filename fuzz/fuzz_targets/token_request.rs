@@ -128,7 +128,9 @@ fn accepted(card: &CardInput, parsed: &CardData) {
 
     // Debug: the masked number, no CVC.
     let shown = format!("{:?} {:?}", parsed.number, parsed.cvc);
-    assert_eq!(ascii_digit_count(&shown), 10, "Debug shows more than the first 6 and last 4 digits");
+    let n = parsed.number.expose_digits().len();
+    let allowed = if n >= 16 { 10 } else { n / 2 };
+    assert_eq!(ascii_digit_count(&shown), allowed, "Debug shows more than the display rule allows");
     assert!(format!("{:?}", parsed.cvc) == "Cvc(***)", "the CVC's Debug shows it");
     let whole = format!("{parsed:?}");
     let expected = format!(
