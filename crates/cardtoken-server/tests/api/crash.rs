@@ -23,6 +23,8 @@ fn start(env: &[(&'static str, String)]) -> Server {
         .env("CARDTOKEN_LISTEN", "127.0.0.1:0")
         .env("CARDTOKEN_DEMO_LISTEN", "off")
         .env("CARDTOKEN_WEBHOOK_RETRY_SECS", "1,1,1,1,1,1,1,1,1,1")
+        // A delivery cut off mid-send is taken over once its lease runs out: short here (default 60 s).
+        .env("CARDTOKEN_LEASE_SECS", "5")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -107,7 +109,7 @@ async fn deliveries_pending_when_the_server_is_killed_arrive_after_a_restart() {
 
     let receiver = Receiver::start(port, &[]).await;
     let mut restarted = start(&env);
-    // Leases of deliveries cut off mid-send expire after 30 s, so allow for that.
+    // Leases of deliveries cut off mid-send expire after 5 s (CARDTOKEN_LEASE_SECS), so allow for that.
     for _ in 0..900 {
         let got: BTreeSet<String> =
             receiver.deliveries().iter().map(|d| d.header("webhook-id").to_string()).collect();
