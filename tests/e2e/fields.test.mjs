@@ -43,11 +43,13 @@ const HOST = `<!doctype html><meta charset="utf-8"><div id="card"></div>
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'cardtoken-fields-'));
   mkdirSync(path.join(work, 'pkg'));
-  for (const f of ['index.js', 'cardtoken_wasm_bg.wasm']) copyFileSync(path.join(root, 'pkg', f), path.join(work, 'pkg', f));
+  for (const f of ['index.js', 'fields.js', 'cardtoken_wasm_bg.wasm']) copyFileSync(path.join(root, 'pkg', f), path.join(work, 'pkg', f));
   writeFileSync(path.join(work, 'host.html'), HOST);
-  // A server whose frame cannot start: its package has the module but not the wasm.
-  mkdirSync(path.join(work, 'no-wasm'));
-  copyFileSync(path.join(root, 'pkg/index.js'), path.join(work, 'no-wasm/index.js'));
+  // A server whose frame cannot start: its frame's script and style are the real ones, its wasm is not
+  // WebAssembly (served with its own hash, so it is fetched, and fails to compile).
+  mkdirSync(path.join(work, 'no-wasm/frame'), { recursive: true });
+  for (const f of ['card.js', 'card.css']) copyFileSync(path.join(root, 'pkg/frame', f), path.join(work, 'no-wasm/frame', f));
+  writeFileSync(path.join(work, 'no-wasm/frame/cardtoken_wasm_bg.wasm'), 'not WebAssembly');
   [site, api, broken, browser] = await Promise.all([
     serveStatic(work), startServer(), startServer({ CARDTOKEN_PKG_DIR: path.join(work, 'no-wasm') }),
     openBrowser(engineName()),
