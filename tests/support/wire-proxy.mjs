@@ -1,0 +1,52 @@
+// A proxy in front of the API that passes every answer through byte for byte (compressed as the server
+// sent it), and records what crossed it: each request's path, status, Content-Encoding and the bytes of
+// its answer (headers and body), as they went over the wire to the browser.
+//
+// `tamper: RegExp` makes it a compromised CDN: for matching paths it asks the server for the plain file,
+// changes one byte (the middle one, +1) and sends that instead.
+import http from 'node:http';
+
+/** Proxies to `target` (the API's base URL); resolves `{url, log, reset(), close()}`. */
+export async function startWireProxy(target, { tamper } = {}) {
+  const upstream = new URL(target);
+  const log = [];
+  const server = http.createServer((req, res) => {
+    const changing = tamper?.test(req.url);
+    const headers = { ...req.headers, host: upstream.host };
+    if (changing) {
+      delete headers['accept-encoding'];
+      delete headers['if-none-match'];
+    }
+    const forward = http.request({ host: upstream.hostname, port: upstream.port, method: req.method, path: req.url, headers }, (answer) => {
+      const chunks = [];
+      answer.on('data', (c) => chunks.push(c));
+      answer.on('end', () => {
+        let body = Buffer.concat(chunks);
+        const out = { ...answer.headers };
+        if (changing && answer.statusCode === 200 && body.length > 0) {
+          body = Buffer.from(body);
+          const i = body.length >> 1;
+          body[i] = (body[i] + 1) & 0xff;
+          out['content-length'] = String(body.length);
+        }
+        res.writeHead(answer.statusCode, out);
+        res.end(body);
+        const headerBytes = Object.entries(out).reduce((n, [k, v]) => n + k.length + String(v).length + 4, 0);
+        log.push({ method: req.method, path: req.url.split('?')[0], status: answer.statusCode,
+          encoding: out['content-encoding'] ?? null, bytes: body.length + headerBytes, tampered: !!changing });
+      });
+    });
+    forward.on('error', () => {
+      if (!res.headersSent) res.writeHead(502);
+      res.end();
+    });
+    req.pipe(forward);
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}`,
+    log,
+    reset: () => log.splice(0),
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  };
+}
