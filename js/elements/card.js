@@ -4,7 +4,7 @@
 // at mount and only on its channel.
 // `npm run build` bundles this file with the package into the frame's one script (pkg/frame/card.js); the
 // server serves it, the style and the wasm at content-addressed URLs, and the document pins each with
-// `integrity` (the wasm's URL and hash are on its preload link).
+// `integrity` (the wasm's URL and hash are on this script's element, `data-wasm` and `data-wasm-integrity`).
 import init, { load, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands } from 'cardtoken';
 
 const PROTOCOL = 1;
@@ -226,9 +226,9 @@ async function start() {
   $('cvc').placeholder = t.cvcPlaceholder;
   applyStyle(config.style);
   // The wasm the document pins: fetched with its hash (a changed byte rejects the fetch, and start() then
-  // reports the failure), using the response of the preload the document started.
-  const wasm = document.getElementById('wasm');
-  await init(fetch(wasm.href, { integrity: wasm.getAttribute('integrity') ?? '' }));
+  // reports the failure); where the document preloads it, this request takes the preload's response.
+  const pinned = document.querySelector('script[data-wasm]')?.dataset ?? {};
+  await init(fetch(new URL(pinned.wasm ?? '', location.href), { integrity: pinned.wasmIntegrity ?? '' }));
   client = await load(publishableKey, { apiBase: location.origin });
   wire();
   const resize = () => post('resize', { height: document.documentElement.scrollHeight });

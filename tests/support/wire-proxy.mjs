@@ -2,8 +2,9 @@
 // sent it), and records what crossed it: each request's path, status, Content-Encoding and the bytes of
 // its answer (headers and body), as they went over the wire to the browser.
 //
-// `tamper: RegExp` makes it a compromised CDN: for matching paths it asks the server for the plain file,
-// changes one byte (the middle one, +1) and sends that instead.
+// `tamper: {path, from, to}` makes it a compromised CDN: for paths matching `path` it asks the server for
+// the plain file and replaces the first `from` in it by `to` (as long: one byte, say), keeping the file
+// valid, so that only an integrity check can tell.
 import http from 'node:http';
 
 /** Proxies to `target` (the API's base URL); resolves `{url, log, reset(), close()}`. */
@@ -11,7 +12,7 @@ export async function startWireProxy(target, { tamper } = {}) {
   const upstream = new URL(target);
   const log = [];
   const server = http.createServer((req, res) => {
-    const changing = tamper?.test(req.url);
+    const changing = tamper?.path.test(req.url);
     const headers = { ...req.headers, host: upstream.host };
     if (changing) {
       delete headers['accept-encoding'];
@@ -23,17 +24,20 @@ export async function startWireProxy(target, { tamper } = {}) {
       answer.on('end', () => {
         let body = Buffer.concat(chunks);
         const out = { ...answer.headers };
-        if (changing && answer.statusCode === 200 && body.length > 0) {
-          body = Buffer.from(body);
-          const i = body.length >> 1;
-          body[i] = (body[i] + 1) & 0xff;
-          out['content-length'] = String(body.length);
+        let tampered = false;
+        if (changing && answer.statusCode === 200) {
+          const at = body.indexOf(tamper.from);
+          if (at >= 0) {
+            body = Buffer.concat([body.subarray(0, at), Buffer.from(tamper.to), body.subarray(at + Buffer.byteLength(tamper.from))]);
+            out['content-length'] = String(body.length);
+            tampered = true;
+          }
         }
         res.writeHead(answer.statusCode, out);
         res.end(body);
         const headerBytes = Object.entries(out).reduce((n, [k, v]) => n + k.length + String(v).length + 4, 0);
         log.push({ method: req.method, path: req.url.split('?')[0], status: answer.statusCode,
-          encoding: out['content-encoding'] ?? null, bytes: body.length + headerBytes, tampered: !!changing });
+          encoding: out['content-encoding'] ?? null, bytes: body.length + headerBytes, tampered });
       });
     });
     forward.on('error', () => {

@@ -3,8 +3,10 @@
 //! - `/elements/card?pk=…` is the document: short-lived (`no-cache`, with an ETag), with a strict
 //!   Content-Security-Policy whose `frame-ancestors` is the publishable key's setting
 //!   (`cardtoken-server keys frame-ancestors`, `*` by default). It loads its style, script and wasm from
-//!   content-addressed URLs, each pinned with `integrity` (the wasm's on a preload link, which the script
-//!   reads and fetches with the same hash).
+//!   content-addressed URLs, each pinned with `integrity` (the wasm's URL and hash ride on the script's
+//!   element, which fetches it with that hash). Where the browser takes a preload's response for that
+//!   fetch (Chromium, Firefox), a preload link starts the wasm beside the script; WebKit would download
+//!   it twice, so its documents have none.
 //! - `/elements/v/{hash}/{file}` are those assets: `hash` is the first 16 hex digits of the file's SHA-384,
 //!   any other hash is a 404, and the answer is immutable (cached for a year). Each is sent brotli- or
 //!   gzip-compressed when the browser accepts it, from the `.br` and `.gz` files `npm run build` wrote
@@ -30,7 +32,7 @@ use crate::http::AppState;
 use crate::store::KeyKind;
 
 /// The document's template: `{card.css}`, `{card.js}` and `{cardtoken_wasm_bg.wasm}` stand for each
-/// asset's URL, `{… integrity}` for its `sha384-…`.
+/// asset's URL, `{… integrity}` for its `sha384-…`, and `{preload}` for the wasm's preload link (or nothing).
 const CARD_HTML: &str = include_str!("../../../../../js/elements/card.html");
 
 /// The frame's assets: file name and content type.
@@ -54,13 +56,23 @@ pub fn content_security_policy(ancestors: &str, unsafe_eval_for_wasm: bool) -> S
     )
 }
 
+/// Safari, every iOS browser, and WebKit's other ports, by User-Agent.
+fn apple_webkit(user_agent: &str) -> bool {
+    user_agent.contains("AppleWebKit/")
+        && !user_agent.contains("Chrome/")
+        && !user_agent.contains("Chromium/")
+}
+
 /// Safari and iOS 15 (every iOS browser is WebKit), by User-Agent: the only supported browsers without
 /// `'wasm-unsafe-eval'`. Anything else, or no User-Agent, gets the strict policy.
 pub fn lacks_wasm_unsafe_eval(user_agent: &str) -> bool {
-    let apple_webkit = user_agent.contains("AppleWebKit/")
-        && !user_agent.contains("Chrome/")
-        && !user_agent.contains("Chromium/");
-    apple_webkit && (user_agent.contains("Version/15.") || user_agent.contains(" OS 15_"))
+    apple_webkit(user_agent) && (user_agent.contains("Version/15.") || user_agent.contains(" OS 15_"))
+}
+
+/// Whether the browser answers `fetch()` with a `<link rel=preload as=fetch>`'s response. WebKit does not
+/// (it downloads the file again: measured in WebKitGTK 2.50 and WPE 2.38), so it gets no preload.
+pub fn takes_fetch_preloads(user_agent: &str) -> bool {
+    !apple_webkit(user_agent)
 }
 
 /// A content coding the assets are stored in.
@@ -120,10 +132,12 @@ impl Asset {
     }
 }
 
-/// The frame's assets and its document, rendered with their URLs and hashes.
+/// The frame's assets and its document, rendered with their URLs and hashes, with and without the wasm's
+/// preload.
 pub struct Frame {
     assets: Vec<Asset>,
-    document: String,
+    preloading: String,
+    plain: String,
 }
 
 async fn read_optional(path: &Path) -> std::io::Result<Option<Bytes>> {
@@ -152,18 +166,27 @@ impl Frame {
                 identity,
             });
         }
-        let mut document = CARD_HTML.to_string();
-        for asset in &assets {
-            document = document
-                .replace(&format!("{{{} integrity}}", asset.name), &asset.integrity)
-                .replace(&format!("{{{}}}", asset.name), &asset.url());
-        }
-        Ok(Frame { assets, document })
+        let preload =
+            "<link rel=\"preload\" href=\"{cardtoken_wasm_bg.wasm}\" as=\"fetch\" type=\"application/wasm\" \
+                       crossorigin=\"anonymous\" integrity=\"{cardtoken_wasm_bg.wasm integrity}\">";
+        let fill = |template: &str| {
+            assets.iter().fold(template.to_string(), |doc, asset| {
+                doc.replace(&format!("{{{} integrity}}", asset.name), &asset.integrity)
+                    .replace(&format!("{{{}}}", asset.name), &asset.url())
+            })
+        };
+        let preloading = fill(&CARD_HTML.replace("{preload}", preload));
+        let plain = fill(&CARD_HTML.replace("{preload}", ""));
+        Ok(Frame { assets, preloading, plain })
     }
 
-    /// The document, with each asset's URL and integrity in place.
-    pub fn document(&self) -> &str {
-        &self.document
+    /// The document, with each asset's URL and integrity in place, and the wasm preloaded or not.
+    pub fn document(&self, preload: bool) -> &str {
+        if preload {
+            &self.preloading
+        } else {
+            &self.plain
+        }
     }
 
     /// `(url, integrity)` of each asset.
@@ -222,10 +245,10 @@ pub async fn card(
     let ancestors = key.frame_ancestors.unwrap_or_else(|| "*".to_string());
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let policy = content_security_policy(&ancestors, lacks_wasm_unsafe_eval(user_agent));
+    let document = frame.document(takes_fetch_preloads(user_agent));
     // The answer is the document and its policy: its ETag covers both.
     let etag = {
-        let digest =
-            Sha384::new().chain_update(frame.document()).chain_update([0]).chain_update(&policy).finalize();
+        let digest = Sha384::new().chain_update(document).chain_update([0]).chain_update(&policy).finalize();
         format!("\"{}\"", digest.iter().take(12).map(|b| format!("{b:02x}")).collect::<String>())
     };
     let fresh = headers
@@ -235,7 +258,7 @@ pub async fn card(
     let mut r = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {
-        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], frame.document().to_string()).into_response()
+        ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], document.to_string()).into_response()
     };
     let h = r.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&policy) {
@@ -346,6 +369,19 @@ mod tests {
     }
 
     #[test]
+    fn webkit_gets_no_preload_of_the_wasm() {
+        let webkit = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.0 Safari/605.1.15";
+        let ios_chrome = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) CriOS/120.0.6099.119 Mobile/15E148 Safari/604.1";
+        let chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+        assert!(!takes_fetch_preloads(webkit));
+        assert!(!takes_fetch_preloads(ios_chrome));
+        assert!(takes_fetch_preloads(chrome));
+        assert!(takes_fetch_preloads(firefox));
+        assert!(takes_fetch_preloads(""));
+    }
+
+    #[test]
     fn brotli_is_sent_where_accepted_then_gzip_then_the_file_as_is() {
         let check = |header: &str, expected: Encoding| assert_eq!(negotiate(header), expected, "{header:?}");
         check("gzip, deflate, br, zstd", Encoding::Brotli);
@@ -379,15 +415,16 @@ mod tests {
             js.brotli.is_none() && js.gzip.is_none(),
             "no .br or .gz was written: the file is sent as is"
         );
-        for (url, integrity) in frame.pins() {
-            assert!(url.starts_with("/elements/v/"), "{url}");
-            assert!(frame.document().contains(&format!("\"{url}\"")), "the document names {url}");
-            assert!(
-                frame.document().contains(&format!("integrity=\"{integrity}\"")),
-                "and pins it: {integrity}"
-            );
+        for preload in [true, false] {
+            let doc = frame.document(preload);
+            for (url, integrity) in frame.pins() {
+                assert!(url.starts_with("/elements/v/"), "{url}");
+                assert!(doc.contains(&format!("\"{url}\"")), "the document names {url}");
+                assert!(doc.contains(&format!("integrity=\"{integrity}\"")), "and pins it: {integrity}");
+            }
+            assert!(!doc.contains('{'), "every placeholder is filled: {doc}");
+            assert_eq!(doc.contains("rel=\"preload\""), preload);
         }
-        assert!(!frame.document().contains('{'), "every placeholder is filled: {}", frame.document());
         std::fs::remove_file(dir.path().join("frame/card.css")).unwrap();
         assert!(
             Frame::load(dir.path()).await.is_err(),
