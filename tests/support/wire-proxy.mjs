@@ -5,16 +5,30 @@
 // `tamper: {path, from, to}` makes it a compromised CDN: for paths matching `path` it asks the server for
 // the plain file and replaces the first `from` in it by `to` (as long: one byte, say), keeping the file
 // valid, so that only an integrity check can tell.
+//
+// `uncached: true` serves as the frame was served before issue 15 (for `npm run bench`'s comparison):
+// nothing compressed (it asks the server for plain files) and nothing kept (`no-cache`, no validator).
+//
+// `network: {rttMs, bitsPerSecond}` delivers like a slower link: each answer ends no sooner than a round
+// trip after its request, and answers share the bandwidth one after the other.
 import http from 'node:http';
 
 /** Proxies to `target` (the API's base URL); resolves `{url, log, reset(), close()}`. */
-export async function startWireProxy(target, { tamper } = {}) {
+export async function startWireProxy(target, { tamper, uncached = false, network } = {}) {
   const upstream = new URL(target);
   const log = [];
+  let linkFree = 0; // when the simulated link has sent everything it was given
+  const deliver = (arrived, bytes, send) => {
+    if (!network) return send();
+    const start = Math.max(arrived + network.rttMs, linkFree);
+    linkFree = start + (bytes * 8 * 1000) / network.bitsPerSecond;
+    return setTimeout(send, Math.max(0, linkFree - Date.now()));
+  };
   const server = http.createServer((req, res) => {
+    const arrived = Date.now();
     const changing = tamper?.path.test(req.url);
     const headers = { ...req.headers, host: upstream.host };
-    if (changing) {
+    if (changing || uncached) {
       delete headers['accept-encoding'];
       delete headers['if-none-match'];
     }
@@ -24,6 +38,10 @@ export async function startWireProxy(target, { tamper } = {}) {
       answer.on('end', () => {
         let body = Buffer.concat(chunks);
         const out = { ...answer.headers };
+        if (uncached) {
+          out['cache-control'] = 'no-cache';
+          delete out.etag;
+        }
         let tampered = false;
         if (changing && answer.statusCode === 200) {
           const at = body.indexOf(tamper.from);
@@ -33,11 +51,13 @@ export async function startWireProxy(target, { tamper } = {}) {
             tampered = true;
           }
         }
-        res.writeHead(answer.statusCode, out);
-        res.end(body);
         const headerBytes = Object.entries(out).reduce((n, [k, v]) => n + k.length + String(v).length + 4, 0);
-        log.push({ method: req.method, path: req.url.split('?')[0], status: answer.statusCode,
-          encoding: out['content-encoding'] ?? null, bytes: body.length + headerBytes, tampered });
+        deliver(arrived, body.length + headerBytes, () => {
+          res.writeHead(answer.statusCode, out);
+          res.end(body);
+          log.push({ method: req.method, path: req.url.split('?')[0], status: answer.statusCode,
+            encoding: out['content-encoding'] ?? null, bytes: body.length + headerBytes, tampered });
+        });
       });
     });
     forward.on('error', () => {
