@@ -83,12 +83,13 @@ pub enum Encoding {
     Identity,
 }
 
-/// What to send for an `Accept-Encoding` header: brotli if accepted, else gzip, else as is. A coding is
-/// accepted when it is listed (or `*` is) with a q-value above 0.
-pub fn negotiate(accept_encoding: &str) -> Encoding {
-    let mut br = None;
-    let mut gzip = None;
-    let mut any = None;
+/// What to send for an `Accept-Encoding` header, of the copies there are (`brotli`, `gzip`; the file as is
+/// always): brotli if accepted, else gzip, else as is. A coding is accepted when it is listed (or `*` is)
+/// with a q-value above 0.
+pub fn negotiate(accept_encoding: &str, brotli: bool, gzip: bool) -> Encoding {
+    let mut br_q = None;
+    let mut gzip_q = None;
+    let mut any_q = None;
     for item in accept_encoding.split(',') {
         let mut parts = item.split(';');
         let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
@@ -98,15 +99,15 @@ pub fn negotiate(accept_encoding: &str) -> Encoding {
             .unwrap_or(1.0);
         let accepted = Some(q > 0.0);
         match coding.as_str() {
-            "br" => br = accepted,
-            "gzip" | "x-gzip" => gzip = accepted,
-            "*" => any = accepted,
+            "br" => br_q = accepted,
+            "gzip" | "x-gzip" => gzip_q = accepted,
+            "*" => any_q = accepted,
             _ => {}
         }
     }
-    if br.or(any) == Some(true) {
+    if brotli && br_q.or(any_q) == Some(true) {
         Encoding::Brotli
-    } else if gzip.or(any) == Some(true) {
+    } else if gzip && gzip_q.or(any_q) == Some(true) {
         Encoding::Gzip
     } else {
         Encoding::Identity
@@ -295,10 +296,10 @@ pub async fn asset(
         return r;
     };
     let accepted = headers.get(header::ACCEPT_ENCODING).and_then(|v| v.to_str().ok()).unwrap_or_default();
-    let (body, coding) = match negotiate(accepted) {
-        Encoding::Brotli if asset.brotli.is_some() => (asset.brotli.clone(), Some("br")),
-        Encoding::Brotli | Encoding::Gzip if asset.gzip.is_some() => (asset.gzip.clone(), Some("gzip")),
-        _ => (None, None),
+    let (body, coding) = match negotiate(accepted, asset.brotli.is_some(), asset.gzip.is_some()) {
+        Encoding::Brotli => (asset.brotli.clone(), Some("br")),
+        Encoding::Gzip => (asset.gzip.clone(), Some("gzip")),
+        Encoding::Identity => (None, None),
     };
     let mut r =
         ([(header::CONTENT_TYPE, asset.content_type)], body.unwrap_or_else(|| asset.identity.clone()))
@@ -383,7 +384,9 @@ mod tests {
 
     #[test]
     fn brotli_is_sent_where_accepted_then_gzip_then_the_file_as_is() {
-        let check = |header: &str, expected: Encoding| assert_eq!(negotiate(header), expected, "{header:?}");
+        let check = |header: &str, expected: Encoding| {
+            assert_eq!(negotiate(header, true, true), expected, "{header:?}")
+        };
         check("gzip, deflate, br, zstd", Encoding::Brotli);
         check("br;q=0.5, gzip;q=1", Encoding::Brotli);
         check("gzip, deflate", Encoding::Gzip);
@@ -397,6 +400,10 @@ mod tests {
         check("identity", Encoding::Identity);
         check("deflate, zstd", Encoding::Identity);
         check("", Encoding::Identity);
+        // Only the copies there are: never a coding the browser did not accept.
+        assert_eq!(negotiate("br", false, true), Encoding::Identity);
+        assert_eq!(negotiate("gzip, br", false, true), Encoding::Gzip);
+        assert_eq!(negotiate("gzip, br", false, false), Encoding::Identity);
     }
 
     #[tokio::test]
