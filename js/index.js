@@ -247,8 +247,8 @@ export class Cardtoken {
  * `wasm` (see init).
  */
 export async function load(publishableKey, options = {}) {
-  // The card fields' code comes in beside the wasm (a separate file, so that pages that only validate
-  // or tokenize do not load it); a page that cannot load it can still tokenize.
+  // The card fields' code comes in beside the wasm (a separate file, so that pages that only validate,
+  // with init(), do not load it); a page that cannot load it can still tokenize.
   const [, fields] = await Promise.all([init(options.wasm), loadFields().catch(() => null)]);
   const apiBase = typeof options.apiBase === 'string' ? options.apiBase : DEFAULT_API_BASE;
   const timeout = Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : 30000;
