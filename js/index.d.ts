@@ -208,9 +208,8 @@ export interface CardFieldsEvent {
   field?: 'number' | 'expiry' | 'cvc';
 }
 
-/** Card fields in an iframe on the API's origin. */
-export class CardFields {
-  private constructor();
+/** Card fields in an iframe on the API's origin (what `mountCardFields` answers). */
+export interface CardFields {
   on(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
   off(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
   once(event: 'ready' | 'change' | 'focus' | 'blur', handler: (detail: CardFieldsEvent) => void): this;
@@ -247,7 +246,10 @@ export class Cardtoken {
   private constructor();
   /** Checks the card, then tokenizes it. Rejects with `CardtokenError`. */
   createToken(card: CardInput): Promise<Token>;
-  /** Mounts card fields the page cannot read into `target`. */
+  /**
+   * Mounts card fields the page cannot read into `target`: an element (in the document, or in an open or
+   * closed shadow root) or a selector of the document.
+   */
   mountCardFields(target: string | Element, options?: CardFieldsOptions): CardFields;
   /**
    * Runs a payment's next action (a 3-D Secure challenge in a modal) and resolves the updated Payment;

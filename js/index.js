@@ -183,233 +183,30 @@ function toCardtokenError(e) {
   return fail('api_error', 'internal', 'cardtoken failed unexpectedly.');
 }
 
-const PROTOCOL = 1;
-
-function randomId() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+/** @internal the card fields' host side and the 3-D Secure dialog (./fields.js), loaded by load(). */
+let fieldsModule = null;
+function loadFields() {
+  if (fieldsModule === null) {
+    fieldsModule = import('./fields.js');
+    fieldsModule.catch(() => { fieldsModule = null; }); // a later call tries again
+  }
+  return fieldsModule;
 }
 
-/**
- * Card fields in an iframe served by the API's origin: the page cannot read what is typed. Events
- * (`ready`, `change`, `focus`, `blur`) carry `{complete, empty, brand, error}`, never digits.
- */
-export class CardFields {
-  #iframe;
-  #origin;
-  #channel = randomId();
-  #handlers = new Map();
-  #pending = new Map();
-  #listener;
-  #ready;
-  #failReady;
-  #readyTimer;
-
-  /** @internal use `cardtoken.mountCardFields()` */
-  constructor(target, apiBase, publishableKey, options) {
-    const container = typeof target === 'string' ? document.querySelector(target) : target;
-    if (!(container instanceof Element)) {
-      throw fail('validation_error', 'invalid_target', 'mountCardFields needs an element or a selector.', 'target');
-    }
-    this.#origin = new URL(apiBase).origin;
-    const config = {
-      channel: this.#channel, origin: location.origin, locale: options.locale === 'ja' ? 'ja' : 'en',
-      style: options.style ?? null, autoAdvance: options.autoAdvance !== false,
-    };
-    const iframe = document.createElement('iframe');
-    iframe.title = options.title ?? (config.locale === 'ja' ? 'カード情報の入力欄' : 'Secure card payment input');
-    iframe.src = `${this.#origin}/elements/card?pk=${encodeURIComponent(publishableKey)}#${encodeURIComponent(JSON.stringify(config))}`;
-    iframe.setAttribute('allow', 'payment');
-    iframe.style.cssText = 'border:0;width:100%;height:150px;display:block';
-    this.#iframe = iframe;
-    // Ready when the frame says so; rejected when it reports that it failed to start, or when it stays
-    // silent for `timeoutMs` (the frame never loaded: a network error, an unknown key, a blocked frame).
-    this.#ready = new Promise((resolve, reject) => {
-      this.#failReady = reject;
-      this.once('ready', () => {
-        clearTimeout(this.#readyTimer);
-        resolve();
-      });
-    });
-    this.#ready.catch(() => {}); // createToken() reports it; nobody else has to listen
-    this.#readyTimer = setTimeout(() => this.#fail(fail('api_connection_error', 'timeout',
-      'The card fields did not load in time.')), options.timeoutMs);
-    this.#listener = (event) => this.#receive(event);
-    window.addEventListener('message', this.#listener);
-    container.replaceChildren(iframe);
-  }
-
-  #receive(event) {
-    const m = event.data;
-    if (event.origin !== this.#origin || event.source !== this.#iframe.contentWindow) return;
-    if (!m || m.source !== 'cardtoken-frame' || m.v !== PROTOCOL || m.channel !== this.#channel) return;
-    if (typeof m.height === 'number' && m.height > 0) this.#iframe.style.height = `${Math.ceil(m.height)}px`;
-    if (m.type === 'error') {
-      this.#fail(new CardtokenError(m.error ?? { type: 'api_error', code: 'frame_failed', message: 'The card fields could not load.' }));
-      return;
-    }
-    if (m.type === 'result') {
-      const pending = this.#pending.get(m.requestId);
-      if (!pending) return;
-      this.#pending.delete(m.requestId);
-      if (m.token) pending.resolve(m.token);
-      else pending.reject(m.error ? new CardtokenError(m.error) : fail('api_error', 'internal', 'Tokenization failed.'));
-      return;
-    }
-    const detail = { complete: !!m.complete, empty: !!m.empty, brand: m.brand ?? null, error: m.error ?? null };
-    if (m.field) detail.field = m.field;
-    for (const handler of this.#handlers.get(m.type) ?? []) handler(detail);
-  }
-
-  /** The frame failed to start: every waiting and future createToken() rejects with `error`. */
-  #fail(error) {
-    clearTimeout(this.#readyTimer);
-    this.#failReady(error);
-    for (const handler of this.#handlers.get('error') ?? []) handler(error);
-  }
-
-  #send(type, extra = {}) {
-    this.#iframe.contentWindow?.postMessage({ source: 'cardtoken-host', v: PROTOCOL, channel: this.#channel, type, ...extra },
-      this.#origin);
-  }
-
-  /** Listens to `ready`, `change`, `focus`, `blur`, or `error` (the frame failed to load: a CardtokenError). */
-  on(event, handler) {
-    if (!this.#handlers.has(event)) this.#handlers.set(event, new Set());
-    this.#handlers.get(event).add(handler);
-    return this;
-  }
-
-  off(event, handler) {
-    this.#handlers.get(event)?.delete(handler);
-    return this;
-  }
-
-  once(event, handler) {
-    const wrapped = (detail) => {
-      this.off(event, wrapped);
-      handler(detail);
-    };
-    return this.on(event, wrapped);
-  }
-
-  /** Tokenizes what was typed; the fields are cleared when the token arrives. Resolves the Token. */
-  async createToken() {
-    await this.#ready;
-    const requestId = randomId();
-    return new Promise((resolve, reject) => {
-      this.#pending.set(requestId, { resolve, reject });
-      this.#send('createToken', { requestId });
-    });
-  }
-
-  focus() {
-    this.#send('focus');
-  }
-
-  clear() {
-    this.#send('clear');
-  }
-
-  /** Removes the frame and stops listening. */
-  destroy() {
-    const gone = fail('validation_error', 'fields_destroyed', 'The card fields were removed.');
-    clearTimeout(this.#readyTimer);
-    this.#failReady(gone); // a createToken() still waiting for the frame
-    window.removeEventListener('message', this.#listener);
-    this.#iframe.remove();
-    for (const { reject } of this.#pending.values()) reject(gone);
-    this.#pending.clear();
-  }
-}
-
-/** Shows `url` (the 3-D Secure challenge) in a modal frame; resolves when it reports, rejects on close. */
-function challenge(url, origin, locale) {
-  return new Promise((resolve, reject) => {
-    const opener = document.activeElement;
-    const ja = locale === 'ja';
-    const make = (tag, css) => Object.assign(document.createElement(tag), { style: css });
-    const overlay = make('div', 'position:fixed;inset:0;background:#0008;display:grid;place-items:center;z-index:2147483647');
-    const box = make('div', 'background:#fff;border-radius:12px;padding:12px;width:min(420px,92vw)');
-    box.setAttribute('role', 'dialog');
-    box.setAttribute('aria-modal', 'true');
-    box.setAttribute('aria-label', ja ? '本人認証' : '3-D Secure authentication');
-    const frame = make('iframe', 'border:1px solid #ddd;border-radius:8px;width:100%;height:300px;display:block');
-    frame.title = ja ? 'カード会社の本人認証' : 'Your bank’s authentication';
-    // The challenge posts its result to this page's origin only.
-    const src = new URL(url);
-    src.searchParams.set('origin', location.origin);
-    frame.src = src;
-    const close = make('button', 'margin-top:10px;width:100%;padding:10px;font:inherit;border-radius:6px');
-    close.type = 'button';
-    close.textContent = ja ? 'キャンセル' : 'Cancel';
-    box.append(frame, close);
-    overlay.append(box);
-    const finish = (completed) => {
-      window.removeEventListener('message', onMessage);
-      document.removeEventListener('keydown', onKey, true);
-      overlay.remove();
-      if (opener instanceof HTMLElement) opener.focus();
-      if (completed) resolve();
-      else reject(fail('card_error', 'authentication_canceled', 'Authentication was closed; the payment still waits for it.'));
-    };
-    const onMessage = (event) => {
-      const m = event.data;
-      if (event.origin === origin && event.source === frame.contentWindow && m?.source === 'cardtoken'
-          && m.type === 'three_d_secure_complete') finish(true);
-    };
-    const onKey = (event) => {
-      if (event.key === 'Escape') {
-        event.preventDefault();
-        finish(false);
-      } else if (event.key === 'Tab' && !box.contains(document.activeElement)) {
-        event.preventDefault();
-        frame.focus();
-      }
-    };
-    close.addEventListener('click', () => finish(false));
-    window.addEventListener('message', onMessage);
-    document.addEventListener('keydown', onKey, true);
-    document.body.append(overlay);
-    frame.focus();
-  });
-}
+const clients = new WeakMap(); // Cardtoken -> {client, apiBase, key, locale, timeout, fields}
 
 /** A client bound to a publishable key: get one with `await load(key, options)`. */
 export class Cardtoken {
-  #client;
-  #apiBase;
-  #key;
-  #locale;
-  #timeout;
-
   /** @internal use `load()` */
-  constructor(client, apiBase, key, locale, timeout) {
-    this.#client = client;
-    this.#apiBase = apiBase.replace(/\/+$/, '');
-    this.#key = key;
-    this.#locale = locale;
-    this.#timeout = timeout;
+  constructor(state) {
+    clients.set(this, state);
   }
 
-  /** Mounts card fields the page cannot read into `target` (an element or a selector). */
+  /** Mounts card fields the page cannot read into `target` (an element, also in a shadow root, or a selector). */
   mountCardFields(target, options = {}) {
-    return new CardFields(target, this.#apiBase, this.#key, { locale: this.#locale, timeoutMs: this.#timeout, ...options });
-  }
-
-  async #payment(clientSecret) {
-    const id = String(clientSecret).split('_secret_')[0];
-    let res;
-    try {
-      res = await fetch(`${this.#apiBase}/v1/payments/${encodeURIComponent(id)}?client_secret=${encodeURIComponent(clientSecret)}`,
-        { headers: { authorization: `Bearer ${this.#key}` }, credentials: 'omit' });
-    } catch {
-      throw fail('api_connection_error', 'network_error', 'Could not reach the cardtoken API.');
-    }
-    const body = await res.json().catch(() => null);
-    if (!res.ok) throw toCardtokenError({ ...(body?.error ?? { type: 'api_error', code: 'unexpected_response', message: 'Unexpected answer.' }), status: res.status });
-    return body;
+    const c = clients.get(this);
+    if (!c.fields) throw fail('api_connection_error', 'network_error', 'The card fields\' code could not be loaded.');
+    return c.fields.mount(target, c.apiBase, c.key, { locale: c.locale, timeoutMs: c.timeout, ...options });
   }
 
   /**
@@ -421,16 +218,14 @@ export class Cardtoken {
       throw fail('validation_error', 'invalid_client_secret', 'handleNextAction takes the payment\'s client_secret.',
         'client_secret');
     }
-    let payment = await this.#payment(clientSecret);
-    if (payment.status !== 'requires_action' || payment.next_action?.type !== 'three_d_secure') return payment;
-    await challenge(payment.next_action.url, new URL(this.#apiBase).origin, this.#locale);
-    payment = await this.#payment(clientSecret);
-    if (payment.status === 'failed') {
-      const e = payment.last_error ?? {};
-      throw new CardtokenError({ type: 'card_error', code: e.code ?? 'authentication_failed',
-        decline_code: e.decline_code, message: e.message ?? 'The payment failed.' });
+    const c = clients.get(this);
+    let fields;
+    try {
+      fields = c.fields ?? (c.fields = await loadFields());
+    } catch {
+      throw fail('api_connection_error', 'network_error', 'Could not load the 3-D Secure dialog.');
     }
-    return payment;
+    return fields.nextAction(c.apiBase, c.key, c.locale, clientSecret);
   }
 
   /**
@@ -439,7 +234,7 @@ export class Cardtoken {
    */
   async createToken(card) {
     try {
-      return await this.#client.createToken(card);
+      return await clients.get(this).client.createToken(card);
     } catch (e) {
       throw toCardtokenError(e);
     }
@@ -452,12 +247,16 @@ export class Cardtoken {
  * `wasm` (see init).
  */
 export async function load(publishableKey, options = {}) {
-  await init(options.wasm);
+  // The card fields' code comes in beside the wasm (a separate file, so that pages that only validate,
+  // with init(), do not load it); a page that cannot load it can still tokenize.
+  const [, fields] = await Promise.all([init(options.wasm), loadFields().catch(() => null)]);
   const apiBase = typeof options.apiBase === 'string' ? options.apiBase : DEFAULT_API_BASE;
   const timeout = Number.isInteger(options.timeoutMs) && options.timeoutMs > 0 ? options.timeoutMs : 30000;
   try {
     const key = String(publishableKey ?? '');
-    return new Cardtoken(new wasm.Client(key, apiBase, timeout), apiBase, key, options.locale === 'ja' ? 'ja' : 'en', timeout);
+    const client = new wasm.Client(key, apiBase, timeout);
+    return new Cardtoken({ client, apiBase: apiBase.replace(/\/+$/, ''), key, locale: options.locale === 'ja' ? 'ja' : 'en',
+      timeout, fields });
   } catch (e) {
     throw toCardtokenError(e);
   }

@@ -16,7 +16,8 @@ node scripts/drop-wasm-feature.mjs target/wasm32-unknown-unknown/release/cardtok
 wasm-bindgen --target web --no-typescript --out-dir target/bindgen --out-name cardtoken_wasm \
   target/bindgen/input.wasm
 # Size first (-Oz); strip here rather than in the cargo profile, which must keep target features.
-wasm-opt -Oz --converge --strip-debug --strip-producers --strip-target-features \
+# Low memory (the bottom of the 1 MB stack, which Rust places first) is never reached: a few loads fold.
+wasm-opt -Oz --converge --low-memory-unused --strip-debug --strip-producers --strip-target-features \
   target/bindgen/cardtoken_wasm_bg.wasm -o pkg/cardtoken_wasm_bg.wasm
 # The oldest engine we support runs only these WebAssembly features (Safari 15: MVP, mutable globals,
 # sign extension, non-trapping float-to-int, bulk memory, multi-value; no reference types, no SIMD):
@@ -27,10 +28,9 @@ if ! wasm-opt --mvp-features --enable-mutable-globals --enable-sign-ext --enable
   echo "pkg/cardtoken_wasm_bg.wasm needs a WebAssembly feature Safari 15 lacks (above)" >&2
   exit 1
 fi
-# One minified ES module: the public layer (js/index.js) with the wasm-bindgen glue inlined. The glue's
-# `new URL('cardtoken_wasm_bg.wasm', import.meta.url)` stays, so browsers and bundlers find the wasm.
-cp js/index.js target/bindgen/index.js
-esbuild target/bindgen/index.js --bundle --format=esm --minify --legal-comments=none \
-  --target=es2020 --log-level=warning --outfile=pkg/index.js
-cp js/index.d.ts pkg/
+# The JavaScript (scripts/bundle.mjs): the core module (js/index.js with the wasm-bindgen glue inlined; the
+# glue's `new URL('cardtoken_wasm_bg.wasm', import.meta.url)` stays, so browsers and bundlers find the
+# wasm), fields.js, element.js, react.js and their types, the frame's assets (pkg/frame/: script, style and
+# wasm, each precompressed) and integrity.json.
+node scripts/bundle.mjs
 say "pkg/ ready: $(wc -c < pkg/cardtoken_wasm_bg.wasm) bytes of wasm"

@@ -3,8 +3,10 @@
 // For each engine (Chromium, Firefox ESR, WebKitGTK, WPE WebKit 2.38), three groups: the wasm-bindgen
 // tests (tests/support/wasm-engine.mjs), then the packed package and the card fields' host side
 // (tests/e2e/package.test.mjs, fields.test.mjs), then the demo journeys (tests/e2e/journeys.test.mjs),
-// all over WebDriver. Beside them, Playwright's Chromium runs the tests only it can do (every request and
-// message of the checkout; the dashboard). Each output line names its engine; a summary follows, and any
+// all over WebDriver; in Chromium, a fourth: the React binding in a Vite build (tests/e2e/react.test.mjs;
+// its DOM work is mountCardFields', which the other groups run in every engine). Beside them,
+// Playwright's Chromium runs the tests only it can do (every request and message of the checkout; the
+// dashboard). Each output line names its engine; a summary follows, and any
 // failing group fails the run.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -25,6 +27,9 @@ for (const engine of ['chromium', 'firefox', 'webkit', 'wpe']) {
       { name: 'packed package and card fields',
         cmd: ['node', [...nodeTest, 'tests/e2e/package.test.mjs', 'tests/e2e/fields.test.mjs']] },
       { name: 'demo journeys', cmd: ['node', [...nodeTest, 'tests/e2e/journeys.test.mjs']] },
+      ...(engine === 'chromium'
+        ? [{ name: 'React binding (Vite, StrictMode)', cmd: ['node', [...nodeTest, 'tests/e2e/react.test.mjs']] }]
+        : []),
     ],
     env: { CARDTOKEN_ENGINE: engine },
   });

@@ -31,6 +31,11 @@ ensure_npm() {
     say "installing npm packages"
     if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
   fi
+  # React 18 for the React binding's tests, in a tree of its own (the root has React 19).
+  if [ ! -d tests/react18/node_modules ] \
+     || [ tests/react18/package-lock.json -nt tests/react18/node_modules/.package-lock.json ]; then
+    npm ci --prefix tests/react18 --no-audit --no-fund --silent
+  fi
 }
 
 # Debian packages for the browser tests, installed in one apt-get run when any is missing (as root; CI is).

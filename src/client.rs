@@ -1,33 +1,47 @@
 //! The tokenization client: checks a card with the same rules as the server, then posts it to
 //! `{apiBase}/v1/tokens` with the publishable key and answers the Token (never the number).
 
-use cardtoken_types::wire::{CardData, CardFields, ErrorType};
+use cardtoken_types::wire::{CardData, CardFields};
 use cardtoken_types::YearMonth;
-use js_sys::{Promise, Reflect, JSON};
+use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::{future_to_promise, JsFuture};
-use web_sys::{AbortSignal, Headers, Request, RequestCredentials, RequestInit, RequestMode, Response};
 use zeroize::Zeroize;
 
 use crate::errors::Failure;
 
-#[wasm_bindgen]
-extern "C" {
-    /// The global `fetch`, in windows and workers alike.
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_request(input: &Request) -> Promise;
+// The request itself, in a few lines of JS: `fetch` with a timeout (an `AbortController` and a timer, as
+// `AbortSignal.timeout` needs Safari 16), the answer read whole and turned into the Token or the error
+// object `{type, code, message, param, status?}`. The body goes from here straight into `fetch`: no
+// exported function hands it to the page. (Futures and web-sys's Request types cost the module ~9 KB.)
+#[wasm_bindgen(inline_js = r#"
+const fail = (type, code, message, status) => ({ type, code, message, param: null, ...(status === undefined ? {} : { status }) });
+export function postToken(url, key, body, ms) {
+  const c = new AbortController();
+  const timer = setTimeout(() => c.abort(), ms);
+  const lost = (e) => {
+    throw e?.name === 'AbortError' || e?.name === 'TimeoutError'
+      ? fail('api_connection_error', 'timeout', 'The cardtoken API did not answer in time.')
+      : fail('api_connection_error', 'network_error', 'Could not reach the cardtoken API.');
+  };
+  return fetch(url, { method: 'POST', mode: 'cors', credentials: 'omit', body, signal: c.signal,
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${key}` } })
+    .then((r) => r.text().then((text) => {
+      let p = null;
+      try { p = JSON.parse(text); } catch { /* not JSON */ }
+      if (r.ok && p !== null) return p;
+      const e = r.ok ? null : p?.error;
+      if (e && typeof e === 'object' && typeof e.type === 'string' && typeof e.message === 'string') {
+        e.status = r.status;
+        throw e;
+      }
+      throw fail('api_error', 'unexpected_response', 'The cardtoken API answered unexpectedly.', r.status);
+    }, lost), lost)
+    .finally(() => clearTimeout(timer));
 }
-
-// `AbortSignal.timeout` needs Safari 16: a controller aborted by a timer instead, the timer cleared once the
-// answer is read (so Node does not wait for it).
-#[wasm_bindgen(
-    inline_js = "export function abortAfter(ms){const c=new AbortController;c.signal.t=setTimeout(()=>c.abort(),ms);return c.signal}export function settled(s){clearTimeout(s.t)}"
-)]
+"#)]
 extern "C" {
-    #[wasm_bindgen(js_name = abortAfter)]
-    fn abort_after(ms: u32) -> AbortSignal;
-    fn settled(signal: &AbortSignal);
+    #[wasm_bindgen(js_name = postToken)]
+    fn post_token(url: &str, key: &str, body: &str, timeout_ms: u32) -> Promise;
 }
 
 /// A client bound to a publishable key. JavaScript gets one from `load()`.
@@ -97,15 +111,14 @@ impl Client {
                 .map(|data| data.to_request_json())
                 .map_err(|e| Failure::validation(e.code, e.message, e.param).into_js())
         });
-        let key = self.key.clone();
-        let url = self.tokens_url.clone();
-        let timeout_ms = self.timeout_ms;
-        future_to_promise(async move {
-            let mut body = body?;
-            let result = post_json(&url, &key, &body, timeout_ms).await;
-            body.zeroize();
-            result
-        })
+        match body {
+            Ok(mut body) => {
+                let sent = post_token(&self.tokens_url, &self.key, &body, self.timeout_ms);
+                body.zeroize();
+                sent
+            }
+            Err(e) => Promise::reject(&e),
+        }
     }
 }
 
@@ -164,66 +177,4 @@ fn read_card(card: &JsValue) -> Result<RawCard, JsValue> {
         cvc: get(card, "cvc").as_string().unwrap_or_default(),
         name: get(card, "name").as_string(),
     })
-}
-
-fn connection_failure(error: &JsValue) -> JsValue {
-    let name = Reflect::get(error, &JsValue::from_str("name")).ok().and_then(|n| n.as_string());
-    let (code, message) = match name.as_deref() {
-        Some("TimeoutError") | Some("AbortError") => ("timeout", "The cardtoken API did not answer in time."),
-        _ => ("network_error", "Could not reach the cardtoken API."),
-    };
-    Failure { kind: ErrorType::ApiConnectionError, code, message, param: None }.into_js()
-}
-
-/// Sends the request and reads the whole answer: its status, whether it is a 2xx, and its text.
-async fn read(request: &Request) -> Result<(u16, bool, JsValue), JsValue> {
-    let response: Response =
-        JsFuture::from(fetch_with_request(request)).await.map_err(|e| connection_failure(&e))?.dyn_into()?;
-    let text = JsFuture::from(response.text()?).await.map_err(|e| connection_failure(&e))?;
-    Ok((response.status(), response.ok(), text))
-}
-
-/// POSTs `body` and answers the parsed JSON, or rejects with the API's error object plus `status`.
-async fn post_json(url: &str, key: &str, body: &str, timeout_ms: u32) -> Result<JsValue, JsValue> {
-    let headers = Headers::new()?;
-    headers.set("Content-Type", "application/json")?;
-    headers.set("Authorization", &["Bearer ", key].concat())?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_mode(RequestMode::Cors);
-    init.set_credentials(RequestCredentials::Omit);
-    init.set_headers(&headers);
-    init.set_body(&JsValue::from_str(body));
-    let signal = abort_after(timeout_ms);
-    init.set_signal(Some(&signal));
-    let request = Request::new_with_str_and_init(url, &init)?;
-    let answer = read(&request).await;
-    settled(&signal);
-    let (status, ok, text) = answer?;
-    let parsed = text.as_string().and_then(|t| JSON::parse(&t).ok());
-    if ok {
-        return parsed.ok_or_else(|| unexpected(status));
-    }
-    let error = parsed
-        .map(|p| get(&p, "error"))
-        .filter(|e| e.is_object() && get(e, "type").is_string() && get(e, "message").is_string());
-    match error {
-        Some(e) => {
-            let _ = Reflect::set(&e, &JsValue::from_str("status"), &JsValue::from(status));
-            Err(e)
-        }
-        None => Err(unexpected(status)),
-    }
-}
-
-fn unexpected(status: u16) -> JsValue {
-    let e = Failure {
-        kind: ErrorType::ApiError,
-        code: "unexpected_response",
-        message: "The cardtoken API answered unexpectedly.",
-        param: None,
-    }
-    .into_js();
-    let _ = Reflect::set(&e, &JsValue::from_str("status"), &JsValue::from(status));
-    e
 }

@@ -2,7 +2,10 @@
 // only in this document; the host page gets events ({complete, empty, brand, error}) and the token,
 // never the digits. Messages: {source, v: 1, channel, type, …}, accepted only from the host origin named
 // at mount and only on its channel.
-import init, { load, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands } from './pkg/index.js';
+// `npm run build` bundles this file with the package into the frame's one script (pkg/frame/card.js); the
+// server serves it, the style and the wasm at content-addressed URLs, and the document pins each with
+// `integrity` (the wasm's URL and hash are on this script's element, `data-wasm` and `data-wasm-integrity`).
+import init, { load, validateNumber, validateExpiry, validateCvc, formatNumber, cardBrands } from 'cardtoken';
 
 const PROTOCOL = 1;
 const config = (() => {
@@ -222,7 +225,10 @@ async function start() {
   $('expiry').placeholder = t.expiryPlaceholder;
   $('cvc').placeholder = t.cvcPlaceholder;
   applyStyle(config.style);
-  await init();
+  // The wasm the document pins: fetched with its hash (a changed byte rejects the fetch, and start() then
+  // reports the failure); where the document preloads it, this request takes the preload's response.
+  const pinned = document.querySelector('script[data-wasm]')?.dataset ?? {};
+  await init(fetch(new URL(pinned.wasm ?? '', location.href), { integrity: pinned.wasmIntegrity ?? '' }));
   client = await load(publishableKey, { apiBase: location.origin });
   wire();
   const resize = () => post('resize', { height: document.documentElement.scrollHeight });

@@ -1,6 +1,7 @@
 // Card fields mounted by a plain host page (on its own origin), in each engine over WebDriver
 // (`CARDTOKEN_ENGINE=…`): the `ready` event, and what createToken() does when the frame cannot start
-// (it reports an error) or never loads (it stays silent).
+// (it reports an error) or never loads (it stays silent); the frame refusing assets changed on the way
+// (integrity); and its assets arriving compressed, and not again for a second mount or a second visit.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { engine, engineName, openBrowser } from '../support/webdriver.mjs';
 import { serveStatic } from '../support/browser.mjs';
 import { startServer } from '../support/server.mjs';
+import { startWireProxy } from '../support/wire-proxy.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const E = engine();
@@ -21,6 +23,7 @@ let api;
 let broken;
 let browser;
 let s;
+const proxies = [];
 
 const HOST = `<!doctype html><meta charset="utf-8"><div id="card"></div>
 <script type="module">
@@ -40,14 +43,32 @@ const HOST = `<!doctype html><meta charset="utf-8"><div id="card"></div>
   if (q.get('destroy')) fields.destroy();
 </script>`;
 
+// Mounts on demand: `__mount()` resolves when the fields are ready (or rejects); `__destroy()` removes them.
+const REMOUNT = `<!doctype html><meta charset="utf-8"><div id="card"></div>
+<script type="module">
+  import { load } from './pkg/index.js';
+  const q = new URLSearchParams(location.search);
+  const client = await load(q.get('pk'), { apiBase: q.get('api'), timeoutMs: 20000 });
+  let fields;
+  window.__mount = () => new Promise((resolve, reject) => {
+    fields = client.mountCardFields('#card');
+    fields.on('ready', () => resolve('ready')).on('error', (e) => reject(e.code));
+  });
+  window.__destroy = () => fields.destroy();
+  window.__loaded = true;
+</script>`;
+
 before(async () => {
   work = mkdtempSync(path.join(tmpdir(), 'cardtoken-fields-'));
   mkdirSync(path.join(work, 'pkg'));
-  for (const f of ['index.js', 'cardtoken_wasm_bg.wasm']) copyFileSync(path.join(root, 'pkg', f), path.join(work, 'pkg', f));
+  for (const f of ['index.js', 'fields.js', 'cardtoken_wasm_bg.wasm']) copyFileSync(path.join(root, 'pkg', f), path.join(work, 'pkg', f));
   writeFileSync(path.join(work, 'host.html'), HOST);
-  // A server whose frame cannot start: its package has the module but not the wasm.
-  mkdirSync(path.join(work, 'no-wasm'));
-  copyFileSync(path.join(root, 'pkg/index.js'), path.join(work, 'no-wasm/index.js'));
+  writeFileSync(path.join(work, 'remount.html'), REMOUNT);
+  // A server whose frame cannot start: its frame's script and style are the real ones, its wasm is not
+  // WebAssembly (served with its own hash, so it is fetched, and fails to compile).
+  mkdirSync(path.join(work, 'no-wasm/frame'), { recursive: true });
+  for (const f of ['card.js', 'card.css']) copyFileSync(path.join(root, 'pkg/frame', f), path.join(work, 'no-wasm/frame', f));
+  writeFileSync(path.join(work, 'no-wasm/frame/cardtoken_wasm_bg.wasm'), 'not WebAssembly');
   [site, api, broken, browser] = await Promise.all([
     serveStatic(work), startServer(), startServer({ CARDTOKEN_PKG_DIR: path.join(work, 'no-wasm') }),
     openBrowser(engineName()),
@@ -56,6 +77,7 @@ before(async () => {
 });
 
 after(async () => {
+  await Promise.all(proxies.map((p) => p.close()));
   await browser?.stop();
   api?.stop();
   broken?.stop();
@@ -94,4 +116,75 @@ test(name('destroying the fields before they are ready rejects a waiting createT
   const result = await mount(api, 'pk_test_unknown', 20000, { destroy: '1' });
   assert.deepEqual([result.type, result.code], ['validation_error', 'fields_destroyed']);
   assert.ok(result.ms < 15000, `${result.ms} ms`);
+});
+
+/** A proxy in front of the API (tampering as `tamper` says), closed after the tests. */
+async function proxy(tamper) {
+  const p = await startWireProxy(api.api, { tamper });
+  proxies.push(p);
+  return { ...p, api: p.url, pk: api.pk };
+}
+
+// A compromised CDN or proxy changes one byte of an asset, keeping it valid: without integrity the frame
+// would run it (and show "Card numbes", or another message in the wasm, or a 7px corner).
+test(name("a frame asset changed by one byte on the way is refused: the frame's script does not run"), async () => {
+  const cdn = await proxy({ path: /\/elements\/v\/[0-9a-f]+\/card\.js$/, from: 'Card number', to: 'Card numbes' });
+  const result = await mount(cdn, cdn.pk, 4000);
+  assert.ok(cdn.log.some((r) => r.tampered), `the proxy changed card.js: ${JSON.stringify(cdn.log)}`);
+  assert.deepEqual([result.type, result.code], ['api_connection_error', 'timeout'], 'no ready: the script never ran');
+});
+
+test(name('a wasm changed by one byte on the way is refused: the frame reports that it could not start'), async () => {
+  const cdn = await proxy({ path: /\.wasm$/, from: 'The card number is incomplete', to: 'The card number is incomplete'.replace('T', 't') });
+  const result = await mount(cdn, cdn.pk, 20000);
+  assert.ok(cdn.log.some((r) => r.tampered), `the proxy changed the wasm: ${JSON.stringify(cdn.log)}`);
+  assert.deepEqual([result.type, result.code], ['api_error', 'frame_failed']);
+  assert.ok(result.ms < 15000, `on the frame's report, not the timeout (${result.ms} ms)`);
+});
+
+test(name('a stylesheet changed by one byte on the way is not applied; the same assets untouched load'), async () => {
+  const cdn = await proxy({ path: /\/card\.css$/, from: 'border-radius: 6px', to: 'border-radius: 7px' });
+  const clean = await proxy();
+  const styled = async (server) => {
+    const result = await mount(server, server.pk, 20000);
+    assert.deepEqual([result.type, result.code], ['validation_error', 'incomplete_number'], 'the fields started');
+    await s.frame(await s.find('#card iframe'));
+    const radius = await s.execute(() => getComputedStyle(document.getElementById('number')).borderTopLeftRadius);
+    await s.top();
+    return radius;
+  };
+  const refused = await styled(cdn);
+  assert.ok(refused !== '7px' && refused !== '6px', `the changed stylesheet was refused (the engine's own ${refused})`);
+  assert.ok(cdn.log.some((r) => r.tampered));
+  assert.equal(await styled(clean), '6px', 'the real one applies');
+});
+
+test(name('the assets arrive compressed once; a second mount and a second visit fetch none of them again'), async () => {
+  const wire = await proxy();
+  const assets = () => wire.log.filter((r) => r.path.startsWith('/elements/v/'));
+  const q = new URLSearchParams({ api: wire.api, pk: wire.pk });
+  await s.goto(`${site.url}/remount.html?${q}`);
+  await s.waitFor(() => window.__loaded, [], { message: 'the host page' });
+  assert.equal(await s.execute(() => window.__mount()), 'ready');
+  const first = assets();
+  assert.deepEqual(first.map((r) => r.path.split('/').pop()).sort(), ['card.css', 'card.js', 'cardtoken_wasm_bg.wasm'],
+    JSON.stringify(wire.log));
+  for (const r of first) {
+    assert.equal(r.status, 200);
+    assert.ok(['br', 'gzip'].includes(r.encoding), `${r.path} arrived ${r.encoding ?? 'uncompressed'}`);
+  }
+  const wasm = first.find((r) => r.path.endsWith('.wasm'));
+  assert.ok(wasm.bytes < 20000, `the wasm took ${wasm.bytes} bytes (34 KB uncompressed)`);
+
+  wire.reset();
+  await s.execute(() => window.__destroy());
+  assert.equal(await s.execute(() => window.__mount()), 'ready');
+  assert.deepEqual(assets(), [], `a second mount: ${JSON.stringify(wire.log)}`);
+  assert.deepEqual(wire.log.map((r) => r.path), ['/elements/card'], 'only the document, checked again');
+
+  wire.reset();
+  await s.goto(`${site.url}/remount.html?${q}`);
+  await s.waitFor(() => window.__loaded, [], { message: 'the host page, again' });
+  assert.equal(await s.execute(() => window.__mount()), 'ready');
+  assert.deepEqual(assets(), [], `a second visit: ${JSON.stringify(wire.log)}`);
 });

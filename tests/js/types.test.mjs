@@ -8,7 +8,7 @@ const dir = fileURLToPath(new URL('../types/', import.meta.url));
 const tsc = fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url));
 const run = (...args) => spawnSync(process.execPath, [tsc, ...args], { cwd: dir, encoding: 'utf8' });
 
-test('a TypeScript consumer using every export type-checks (tsc --noEmit, strict)', () => {
+test('a TypeScript consumer using every export, and cardtoken/react and cardtoken/element, type-checks (tsc --noEmit, strict)', () => {
   const r = run('-p', 'tsconfig.json');
   assert.equal(r.status, 0, r.stdout + r.stderr);
 });

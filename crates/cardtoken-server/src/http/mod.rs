@@ -35,6 +35,7 @@ pub const BODY_LIMIT: usize = 1024 * 1024;
 pub struct AppState {
     services: Arc<Services>,
     stopping: Arc<AtomicBool>,
+    frame: Arc<elements::FrameCache>,
 }
 
 impl Deref for AppState {
@@ -47,7 +48,7 @@ impl Deref for AppState {
 
 impl AppState {
     pub fn new(services: Arc<Services>) -> AppState {
-        AppState { services, stopping: Arc::new(AtomicBool::new(false)) }
+        AppState { services, stopping: Arc::new(AtomicBool::new(false)), frame: Arc::default() }
     }
 
     pub fn services(&self) -> &Arc<Services> {
@@ -61,6 +62,11 @@ impl AppState {
 
     pub fn begin_stopping(&self) {
         self.stopping.store(true, Ordering::SeqCst);
+    }
+
+    /// The card fields' frame (its assets, read once from the built package).
+    pub fn frame(&self) -> &elements::FrameCache {
+        &self.frame
     }
 }
 
@@ -149,9 +155,7 @@ pub fn api_router(state: AppState) -> Router {
         .route("/v1/monitoring", get(monitoring::series))
         .route("/3ds/{id}", get(threeds::show).post(threeds::complete))
         .route("/elements/card", get(elements::card))
-        .route("/elements/card.js", get(elements::script))
-        .route("/elements/card.css", get(elements::style))
-        .route("/elements/pkg/{file}", get(elements::package))
+        .route("/elements/v/{hash}/{file}", get(elements::asset))
         .route("/metrics", get(monitoring::metrics))
         .route("/dashboard", get(monitoring::dashboard))
         .route("/dashboard/{file}", get(monitoring::dashboard_asset))
