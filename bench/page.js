@@ -1,6 +1,7 @@
 // Runs in headless Chromium (bench/run.mjs bundles it with card-validator and the built package).
 import init, { validateNumber, validateExpiry } from 'cardtoken';
 import cardValidator from 'card-validator';
+import { encryptCompact } from '../js/jwe.js';
 
 const TEST_NUMBERS = ['4242424242424242', '5555555555554444', '378282246310005', '6011111111111117',
   '3056930009020004', '3566002020360505', '6200000000000005', '2223003122003222', '6362970000457013',
@@ -62,7 +63,25 @@ window.runBench = async () => {
     theirsNumber: rate((s) => cardValidator.number(s), numbers),
     oursExpiry: rate((s) => validateExpiry(s), expiries),
     theirsExpiry: rate((s) => cardValidator.expirationDate(s), expiries),
+    encryption: await encryptionTimes(),
     userAgent: navigator.userAgent,
   };
 };
+
+// What encrypting a card to the server's key (the package's default) costs per tokenization: the
+// package's own code (js/jwe.js: an ephemeral ECDH key pair, ECDH, the KDF, AES-GCM), to a P-256 key.
+async function encryptionTimes() {
+  const pair = await crypto.subtle.generateKey({ name: 'ECDH', namedCurve: 'P-256' }, true, ['deriveBits']);
+  const jwk = { ...(await crypto.subtle.exportKey('jwk', pair.publicKey)), kid: 'ek_bench' };
+  const card = '{"number":"4242424242424242","exp_month":12,"exp_year":2034,"cvc":"123"}';
+  for (let i = 0; i < 20; i++) await encryptCompact(jwk, card, 1); // warm-up
+  const times = [];
+  for (let i = 0; i < 300; i++) {
+    const t = performance.now();
+    await encryptCompact(jwk, card, 1);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  return { samples: times.length, p50: times[150], p95: times[285] };
+}
 window.benchReady = true;

@@ -1,5 +1,6 @@
-// npm run bench: speed against card-validator in one headless Chromium run, the package's size, and the
-// card fields' time to ready and bytes over the wire (bench/fields.mjs). Prints ratios against the
+// npm run bench: speed against card-validator in one headless Chromium run, the card encryption's time per
+// tokenization, the package's size, and the card fields' time to ready and bytes over the wire
+// (bench/fields.mjs). Prints ratios against the
 // targets of issues 2 and 15; exits non-zero only when something fails to run.
 import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
@@ -76,6 +77,8 @@ async function main() {
     console.log(`cardtoken benchmark, one run of ${r.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? 'Chromium'} (headless)`);
     console.log(`validateNumber  ${fmt(r.oursNumber).padStart(12)} calls/s   card-validator number()         ${fmt(r.theirsNumber).padStart(11)} calls/s   ratio ${numberRatio.toFixed(1)}x (target >= 20x, stretch >= 40x: ${verdict(numberRatio >= 20, numberRatio >= 40)})   [${r.numberInputs} mixed inputs]`);
     console.log(`validateExpiry  ${fmt(r.oursExpiry).padStart(12)} calls/s   card-validator expirationDate() ${fmt(r.theirsExpiry).padStart(11)} calls/s   ratio ${expiryRatio.toFixed(1)}x (target >= 1x: ${verdict(expiryRatio >= 1, false)})   [${r.expiryInputs} inputs]`);
+    const e = r.encryption;
+    console.log(`card encryption ${e.p50.toFixed(2)} ms per tokenization (median; p95 ${e.p95.toFixed(2)} ms; ${e.samples} runs): ECDH-ES + A256GCM with WebCrypto, ${(e.p50 / 16.7).toFixed(2)}x of one 60 Hz frame, once per Pay`);
     for (const [name, p] of Object.entries(size.parts)) {
       console.log(`  ${name.padEnd(26)} ${String(p.raw).padStart(7)} B raw  ${String(p.gzip).padStart(6)} B gzip`);
     }

@@ -237,6 +237,12 @@ export interface LoadOptions {
   apiBase?: string;
   /** Request timeout in milliseconds, and how long card fields may take to load (default 30000). */
   timeoutMs?: number;
+  /**
+   * Encrypt cards to the server's key before sending them (default true): a JWE made with WebCrypto, so
+   * nothing that terminates TLS before the API sees the card. Cards go in clear (inside TLS) only where
+   * WebCrypto is missing (an insecure context) or the server publishes no key.
+   */
+  encrypt?: boolean;
   /** Where to load the wasm from (see `init`). */
   wasm?: WasmInput | Promise<WasmInput>;
 }

@@ -3,6 +3,7 @@
 // file turns it into the contract's plain object using per-brand arrays built once at start-up.
 // No card number or CVC is kept, logged or returned here.
 import wasmInit, * as wasm from './cardtoken_wasm.js';
+import { encryptorFor } from './jwe.js';
 
 const NUMBER_ERRORS = [null, 'invalid_number', 'incomplete_number', 'unknown_brand', 'too_long'];
 const EXPIRY_ERRORS = [null, 'invalid_expiry', 'expired_card', 'incomplete_expiry'];
@@ -244,7 +245,7 @@ export class Cardtoken {
 /**
  * Loads the module and returns a client bound to `publishableKey` (`pk_test_…` or `pk_live_…`).
  * Options: `apiBase` (default http://127.0.0.1:4242), `timeoutMs` (default 30000), `locale` (`en` or `ja`),
- * `wasm` (see init).
+ * `encrypt` (default true: cards travel encrypted to the server's key), `wasm` (see init).
  */
 export async function load(publishableKey, options = {}) {
   // The card fields' code comes in beside the wasm (a separate file, so that pages that only validate,
@@ -255,6 +256,9 @@ export async function load(publishableKey, options = {}) {
   try {
     const key = String(publishableKey ?? '');
     const client = new wasm.Client(key, apiBase, timeout);
+    // Cards go encrypted to the server's key (JWE, WebCrypto) unless the page opts out; in clear only
+    // where WebCrypto is missing or the server publishes no key.
+    if (options.encrypt !== false) client.useEncryptor(encryptorFor(apiBase, { timeoutMs: timeout }));
     return new Cardtoken({ client, apiBase: apiBase.replace(/\/+$/, ''), key, locale: options.locale === 'ja' ? 'ja' : 'en',
       timeout, fields });
   } catch (e) {

@@ -59,19 +59,21 @@ export async function encryptCompact(key, plaintext, iat) {
 const unreachable = (code, message) => ({ type: 'api_connection_error', code, message, param: null });
 
 /**
- * The encryptor of one API base: fetches the JWKS once (again when asked to refresh), and answers the
+ * The encryptor of one API base: fetches its JWKS once per page (again when asked to refresh), and answers the
  * card object's JSON encrypted to its first key, or `null` when the server publishes no key (404, or no
  * P-256 key) or WebCrypto is missing: the card then travels as plain JSON inside TLS. A JWKS that cannot
  * be fetched rejects (as `api_connection_error`) rather than falling back to plain JSON, so blocking the
  * keys does not downgrade the encryption.
  */
+const cache = new Map(); // JWKS URL -> Promise<{key, skewMs} | null>, shared by every client of a page
+
 export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
-  let keys = null; // Promise<{key, skewMs} | null>
+  const url = `${apiBase.replace(/\/+$/, '')}/.well-known/jwks.json`;
   const fetchKeys = () => {
     const c = new AbortController();
     const timer = setTimeout(() => c.abort(), timeoutMs);
     const asked = Date.now();
-    return fetch(`${apiBase.replace(/\/+$/, '')}/.well-known/jwks.json`, { mode: 'cors', credentials: 'omit', signal: c.signal })
+    return fetch(url, { mode: 'cors', credentials: 'omit', signal: c.signal })
       .then(
         (r) => {
           if (r.status === 404) return null;
@@ -96,12 +98,13 @@ export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
     /** The card's JSON encrypted, or null. `refresh`: fetch the keys again first (a key was retired). */
     async encrypt(cardJson, refresh = false) {
       if (!canEncrypt()) return null;
-      if (keys === null || refresh) keys = fetchKeys();
+      if (!cache.has(url) || refresh) cache.set(url, fetchKeys());
+      const keys = cache.get(url);
       let current;
       try {
         current = await keys;
       } catch (e) {
-        keys = null; // try again next time
+        if (cache.get(url) === keys) cache.delete(url); // try again next time
         throw e;
       }
       if (!current) return null;

@@ -42,6 +42,7 @@ const options = {
 
 // The core: js/index.js beside the glue it imports.
 copyFileSync(path.join(root, 'js/index.js'), path.join(glue, 'index.js'));
+copyFileSync(path.join(root, 'js/jwe.js'), path.join(glue, 'jwe.js'));
 await build({ ...options, entryPoints: [path.join(glue, 'index.js')], outfile: path.join(pkg, 'index.js'),
   plugins: [paths(['./fields.js'])] });
 for (const name of ['fields', 'element', 'react']) {

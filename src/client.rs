@@ -13,9 +13,21 @@ use crate::errors::Failure;
 // `AbortSignal.timeout` needs Safari 16), the answer read whole and turned into the Token or the error
 // object `{type, code, message, param, status?}`. The body goes from here straight into `fetch`: no
 // exported function hands it to the page. (Futures and web-sys's Request types cost the module ~9 KB.)
+//
+// With an encryptor (`load()` gives one: js/jwe.js), the card goes as `{"card_jwe": …}`, encrypted to the
+// server's key with WebCrypto; a `card_jwe` refused (a key retired meanwhile) is encrypted again to a
+// freshly fetched key, once. Without one, or when the server publishes no key, as `{"card": …}`.
 #[wasm_bindgen(inline_js = r#"
 const fail = (type, code, message, status) => ({ type, code, message, param: null, ...(status === undefined ? {} : { status }) });
-export function postToken(url, key, body, ms) {
+export function postToken(url, key, card, ms, enc) {
+  const send = (refresh) => (enc ? enc.encrypt(card, refresh) : Promise.resolve(null)).then((jwe) =>
+    post(url, key, jwe ? `{"card_jwe":"${jwe}"}` : `{"card":${card}}`, ms).catch((e) => {
+      if (jwe && !refresh && e?.status === 400 && e.param === 'card_jwe') return send(true);
+      throw e;
+    }));
+  return send(false);
+}
+function post(url, key, body, ms) {
   const c = new AbortController();
   const timer = setTimeout(() => c.abort(), ms);
   const lost = (e) => {
@@ -41,7 +53,7 @@ export function postToken(url, key, body, ms) {
 "#)]
 extern "C" {
     #[wasm_bindgen(js_name = postToken)]
-    fn post_token(url: &str, key: &str, body: &str, timeout_ms: u32) -> Promise;
+    fn post_token(url: &str, key: &str, card: &str, timeout_ms: u32, encryptor: &JsValue) -> Promise;
 }
 
 /// A client bound to a publishable key. JavaScript gets one from `load()`.
@@ -50,6 +62,8 @@ pub struct Client {
     key: String,
     tokens_url: String,
     timeout_ms: u32,
+    /// `{encrypt(cardJson, refresh)}`, or undefined: the card then goes in clear (inside TLS).
+    encryptor: JsValue,
 }
 
 #[wasm_bindgen]
@@ -91,7 +105,14 @@ impl Client {
             key: publishable_key.to_string(),
             tokens_url: [base, "/v1/tokens"].concat(),
             timeout_ms: timeout_ms.max(1),
+            encryptor: JsValue::UNDEFINED,
         })
+    }
+
+    /// Encrypts cards with `encryptor` (`{encrypt(cardJson, refresh) -> Promise<string | null>}`) from now on.
+    #[wasm_bindgen(js_name = useEncryptor)]
+    pub fn use_encryptor(&mut self, encryptor: JsValue) {
+        self.encryptor = encryptor;
     }
 
     /// Checks `card` (`{number, exp_month, exp_year, cvc, name?}`) and, when it is valid, tokenizes it.
@@ -108,12 +129,12 @@ impl Client {
             raw.number.zeroize();
             raw.cvc.zeroize();
             parsed
-                .map(|data| data.to_request_json())
+                .map(|data| data.to_card_json())
                 .map_err(|e| Failure::validation(e.code, e.message, e.param).into_js())
         });
         match body {
             Ok(mut body) => {
-                let sent = post_token(&self.tokens_url, &self.key, &body, self.timeout_ms);
+                let sent = post_token(&self.tokens_url, &self.key, &body, self.timeout_ms, &self.encryptor);
                 body.zeroize();
                 sent
             }

@@ -1,12 +1,13 @@
 // The demo checkout on the real server, in Chromium, as a shopper uses it: the page formats and
-// recognises the card as it is typed, gets a token, and keeps no card number; only the request to
-// /v1/tokens carries it.
+// recognises the card as it is typed, gets a token, and keeps no card number; the request to /v1/tokens
+// carries it encrypted (a JWE), and nothing carries it in clear.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/browser.mjs';
+import { openCardJwe } from '../support/jwe-open.mjs';
 import { startServer } from '../support/server.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -111,9 +112,18 @@ test('typing 4242… in the fields formats it and shows Visa; paying shows a tok
   }
   assert.ok(!/"(number|cvc)"\s*:/.test(seen.messages), 'no message carries a number or cvc field');
   assert.ok(!seen.messages.includes('42424242'), 'no run of the card digits in any message');
-  // Only the tokenization request (from the frame) carried it, in its body, never in a URL.
-  const carrying = requests.filter((r) => [NUMBER, FORMATTED].some((n) => r.body.includes(n) || r.url.includes(n)));
-  assert.deepEqual(carrying.map((r) => `${r.method} ${r.url}`), [`POST ${urls.api}/v1/tokens`]);
+  // No request carried it in clear, in a body or a URL: the tokenization request (from the frame) holds
+  // a JWE and no digits of the card, and the JWE opens, with the server's private key, to the card typed.
+  const carrying = requests.filter((r) => [NUMBER, FORMATTED, '4242'].some((n) => r.body.includes(n) || r.url.includes(n)));
+  assert.deepEqual(carrying.map((r) => `${r.method} ${r.url}`), []);
+  const tokenization = requests.filter((r) => r.method === 'POST' && r.url === `${urls.api}/v1/tokens`);
+  assert.equal(tokenization.length, 1);
+  const body = JSON.parse(tokenization[0].body);
+  assert.deepEqual(Object.keys(body), ['card_jwe']);
+  assert.match(body.card_jwe, /^[\w-]+\.\.[\w-]+\.[\w-]+\.[\w-]+$/, 'a compact JWE, ECDH-ES (no encrypted key)');
+  assert.ok(!/"(number|cvc)"/.test(tokenization[0].body));
+  const opened = JSON.parse(await openCardJwe(body.card_jwe, urls.dataDir));
+  assert.deepEqual([opened.number, opened.exp_month, opened.exp_year, opened.cvc], [NUMBER, 12, 2034, '123']);
   assert.deepEqual(errors, []);
   // The token is the demo shop's (an account of its own): its secret key reads it, another account's cannot.
   const read = (key) => fetch(`${urls.api}/v1/tokens/${tokenId}`, { headers: { authorization: `Bearer ${key}` } });

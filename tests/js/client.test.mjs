@@ -2,6 +2,7 @@
 // a recording proxy (every answer is the API's own; the proxy keeps what reached the network).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as cardtoken from 'cardtoken';
 import { startRecordingProxy } from '../support/recording-proxy.mjs';
@@ -20,7 +21,7 @@ const originals = {};
 before(async () => {
   api = await startServer();
   PK = api.pk;
-  stub = await startRecordingProxy(api.api);
+  stub = await startRecordingProxy(api.api, { dataDir: api.dataDir });
   // Everything the package might print goes here, to prove it prints no card data.
   for (const level of ['log', 'info', 'warn', 'error', 'debug']) {
     originals[level] = console[level];
@@ -107,23 +108,59 @@ test('createToken posts the card once, with the key, in the body only, and resol
   assert.deepEqual({ ...token.card, fingerprint: typeof token.card.fingerprint },
     { brand: 'visa', last4: '4242', exp_month: 12, exp_year: 2034, fingerprint: 'string' });
   assert.doesNotMatch(JSON.stringify(token), CARD_DIGITS);
-  assert.equal(stub.requests.length, 1);
-  const [req] = stub.requests;
-  assert.equal(req.method, 'POST');
+  const posts = stub.requests.filter((r) => r.method === 'POST');
+  assert.equal(posts.length, 1);
+  const [req] = posts;
   assert.equal(req.url, '/v1/tokens');
   assert.equal(req.headers.authorization, `Bearer ${PK}`);
   assert.equal(req.headers['content-type'], 'application/json');
   assert.equal(req.headers.cookie, undefined);
-  assert.deepEqual(JSON.parse(req.body), {
+  // Encrypted to the server's key: the body is a JWE and holds nothing of the card.
+  assert.deepEqual(Object.keys(JSON.parse(req.body)), ['card_jwe']);
+  assert.doesNotMatch(req.body, /4242|"cvc"|Jane|2034/);
+  assert.deepEqual(req.card, { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123', name: 'Jane Doe' });
+});
+
+test('the keys are fetched once for every client of a page; encrypt: false sends the card in clear', async () => {
+  await (await load(PK, { apiBase: stub.url })).createToken(VALID); // the keys are cached from here on
+  stub.requests.length = 0;
+  for (let i = 0; i < 2; i += 1) await (await load(PK, { apiBase: stub.url })).createToken(VALID);
+  assert.deepEqual(stub.requests.map((r) => `${r.method} ${r.url}`), ['POST /v1/tokens', 'POST /v1/tokens']);
+  stub.requests.length = 0;
+  await (await load(PK, { apiBase: stub.url, encrypt: false })).createToken(VALID);
+  assert.deepEqual(JSON.parse(stub.requests[0].body), {
     card: { number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123', name: 'Jane Doe' },
   });
+});
+
+test('a key retired since the page fetched the keys: the package fetches them again, once, and succeeds', async () => {
+  const ct = await load(PK, { apiBase: stub.url });
+  await ct.createToken(VALID); // the current key is cached
+  const before = (await (await fetch(`${api.api}/.well-known/jwks.json`)).json()).keys[0].kid;
+  const out = execFileSync(process.env.CARDTOKEN_SERVER_BIN || 'target/debug/cardtoken-server',
+    ['keys', 'rotate-encryption', '--grace', '0'], { env: { ...process.env, CARDTOKEN_DATA_DIR: api.dataDir }, encoding: 'utf8' });
+  const kid = out.match(/encryption key (\S+) is current/)[1];
+  assert.notEqual(kid, before);
+  // The running server picks the rotation up within seconds.
+  for (let i = 0; i < 100; i += 1) {
+    const { keys } = await (await fetch(`${api.api}/.well-known/jwks.json`)).json();
+    if (keys[0].kid === kid && keys.length === 1) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  stub.requests.length = 0;
+  const token = await ct.createToken(VALID);
+  assert.match(token.id, /^tok_/);
+  assert.deepEqual(stub.requests.map((r) => `${r.method} ${r.url}`),
+    ['POST /v1/tokens', 'GET /.well-known/jwks.json', 'POST /v1/tokens'], 'refused once, keys again, sent again');
+  const kids = stub.requests.filter((r) => r.method === 'POST').map((r) => JSON.parse(Buffer.from(JSON.parse(r.body).card_jwe.split('.')[0], 'base64url')).kid);
+  assert.deepEqual(kids, [before, kid]);
 });
 
 test('string months and two-digit years are accepted as people type them', async () => {
   stub.requests.length = 0;
   const ct = await load(PK, { apiBase: stub.url });
   await ct.createToken({ number: '５５５５５５５５５５５５４４４４', exp_month: '03', exp_year: '34', cvc: '１２３' });
-  assert.deepEqual(JSON.parse(stub.requests[0].body).card,
+  assert.deepEqual(stub.requests.find((r) => r.method === 'POST').card,
     { number: '5555555555554444', exp_month: 3, exp_year: 2034, cvc: '123' });
 });
 

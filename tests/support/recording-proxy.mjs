@@ -8,6 +8,7 @@
 // `TEST_PK=…`, and serves until killed.
 import http from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { cardOfBody } from './jwe-open.mjs';
 import { startServer } from './server.mjs';
 
 const CORS = {
@@ -16,8 +17,11 @@ const CORS = {
   'Access-Control-Allow-Methods': 'GET, POST, OPTIONS',
 };
 
-/** Proxies to `target` (the API's base URL); resolves `{url, requests, close}`. */
-export function startRecordingProxy(target) {
+/**
+ * Proxies to `target` (the API's base URL); resolves `{url, requests, close}`. Each request recorded has
+ * `card`: the card its body carries, in clear or, given the server's `dataDir`, opened from its JWE.
+ */
+export function startRecordingProxy(target, { dataDir } = {}) {
   const requests = [];
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -32,13 +36,11 @@ export function startRecordingProxy(target) {
         if (req.method === 'OPTIONS') return own(204, '');
         return own(200, { count: requests.length, requests });
       }
+      const card = req.method === 'POST' ? await cardOfBody(body.toString('utf8'), dataDir) : null;
       if (req.method !== 'OPTIONS') {
-        requests.push({ method: req.method, url: req.url, headers: req.headers, body: body.toString('utf8') });
+        requests.push({ method: req.method, url: req.url, headers: req.headers, body: body.toString('utf8'), card });
       }
-      let name;
-      try {
-        name = JSON.parse(body.toString('utf8'))?.card?.name;
-      } catch { /* not JSON: the API answers it */ }
+      const name = card?.name;
       if (name === 'bad gateway') return own(502, '<html>Bad Gateway</html>', 'text/html');
       if (name === 'slow') await new Promise((r) => setTimeout(r, 3000));
       const headers = { ...req.headers };
@@ -71,7 +73,7 @@ export function startRecordingProxy(target) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const api = await startServer();
-  const proxy = await startRecordingProxy(api.api);
+  const proxy = await startRecordingProxy(api.api, { dataDir: api.dataDir });
   const stop = () => {
     api.stop();
     process.exit(0);

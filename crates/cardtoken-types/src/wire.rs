@@ -496,21 +496,34 @@ impl CardData {
     /// need not ship it. A unit test holds it equal to serde_json's output.
     pub fn to_request_json(&self) -> String {
         let mut out = String::with_capacity(128);
-        out.push_str("{\"card\":{\"number\":\"");
+        out.push_str("{\"card\":");
+        self.push_card_json(&mut out);
+        out.push('}');
+        out
+    }
+
+    /// The `card` object alone, `{"number":…}`: the plaintext of a `card_jwe`.
+    pub fn to_card_json(&self) -> String {
+        let mut out = String::with_capacity(128);
+        self.push_card_json(&mut out);
+        out
+    }
+
+    fn push_card_json(&self, out: &mut String) {
+        out.push_str("{\"number\":\"");
         out.push_str(self.number.expose_digits());
         out.push_str("\",\"exp_month\":");
-        push_uint(&mut out, self.exp_month.into());
+        push_uint(out, self.exp_month.into());
         out.push_str(",\"exp_year\":");
-        push_uint(&mut out, self.exp_year.into());
+        push_uint(out, self.exp_year.into());
         out.push_str(",\"cvc\":\"");
         out.push_str(self.cvc.expose());
         out.push('"');
         if let Some(name) = &self.name {
             out.push_str(",\"name\":");
-            push_json_string(&mut out, name);
+            push_json_string(out, name);
         }
-        out.push_str("}}");
-        out
+        out.push('}');
     }
 }
 
@@ -662,6 +675,11 @@ mod tests {
             assert_eq!(sent.number.expose(), "378282246310005");
             assert_eq!(sent.name.as_deref(), name);
             assert_eq!(serde_json::to_string(&request).unwrap(), body);
+            // The card object alone (a JWE's plaintext) is the same card, and the body wraps exactly it.
+            let alone = card.to_card_json();
+            assert_eq!(body, format!("{{\"card\":{alone}}}"));
+            let input: CardInput = serde_json::from_str(&alone).unwrap();
+            assert_eq!(input.number.expose(), "378282246310005");
         }
     }
 
