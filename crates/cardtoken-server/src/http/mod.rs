@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -142,11 +143,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/elements/card.css", get(elements::style))
         .route("/elements/pkg/{file}", get(elements::package))
         .route("/metrics", get(monitoring::metrics))
-        .route("/dashboard", get(monitoring::dashboard))
-        .route("/dashboard/{file}", get(monitoring::dashboard_asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::serve));
+        .route("/openapi.json", get(openapi::serve))
+        .merge(dashboard::router());
     api.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), track))
