@@ -836,3 +836,25 @@ async fn users_are_created_with_a_password_on_standard_input_listed_and_removed_
     let (_, listed) = run_cli(&env, &["users", "list", "--account", &account], "");
     assert!(!listed.contains("ann@shop.example"));
 }
+
+#[tokio::test]
+async fn served_over_https_the_cookies_are_secure() {
+    // Behind a TLS proxy: browsers reach https://…, the server listens in plain http.
+    let port = crate::webhooks::free_port();
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.listen = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        c.public_url = Some(format!("https://127.0.0.1:{port}"));
+    })
+    .await;
+    add_user(&app, &app.account, "ann@shop.example").await;
+    let mut b = Browser::new(&app);
+    b.base = format!("http://127.0.0.1:{port}");
+    let form = b.get("/dashboard/sign-in").await;
+    assert!(form.set_cookies().iter().all(|c| c.contains("; Secure")), "{:?}", form.set_cookies());
+    let r = b.sign_in("ann@shop.example", PASSWORD).await;
+    let session = r.set_cookies().into_iter().find(|c| c.starts_with("ct_session=")).unwrap();
+    assert!(
+        session.contains("; Secure") && session.contains("HttpOnly") && session.contains("SameSite=Strict"),
+        "{session}"
+    );
+}
