@@ -1,6 +1,6 @@
 // Starts the real server binary on free ports with its own data directory, for the end-to-end tests.
-// Resolves `{api, demo?, pk, sk, dataDir, shopKeys(), stop}` once its first-start banner is printed (`pk`
-// and `sk` are the first account's test keys; the demo shop is an account of its own).
+// Resolves `{api, demo?, account, pk, sk, dataDir, shopKeys(), stop}` once its first-start banner is printed
+// (`account` is the first account, `pk` and `sk` its test keys; the demo shop is an account of its own).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -36,6 +36,7 @@ export function startServer(env = {}, { demo = false } = {}) {
         demo: out.match(/demo checkout on (\S+)/)?.[1],
         pk: out.match(/publishable key: (\S+)/)?.[1],
         sk: out.match(/secret key:\s+(\S+)/)?.[1],
+        account: out.match(/account (acct_\w+) was created/)?.[1],
       };
       if (found.api && found.pk && found.sk && (!demo || found.demo)) {
         clearTimeout(timer);

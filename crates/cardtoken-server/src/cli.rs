@@ -1,5 +1,6 @@
 //! The command line (`shared/contract.md` §6): `serve` (the default), `migrate`, `openapi`,
-//! `accounts create|list` and `keys create|list|revoke|roll|rotate-master|frame-ancestors`.
+//! `accounts create|list`, `keys create|list|revoke|roll|rotate-master|frame-ancestors` and
+//! `users create|list|remove` (the dashboard's people).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
 use crate::domain::accounts::{self, NewKey, NewKeyPair};
+use crate::domain::users;
 use crate::startup::{open_store, Application, StartupError};
 use crate::store::{self, KeyKind, Store};
 
@@ -40,6 +42,30 @@ pub enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage dashboard users: the people who sign in to an account's dashboard.
+    Users {
+        #[command(subcommand)]
+        action: UsersAction,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum UsersAction {
+    /// Add a person to an account's dashboard. The password is read from standard input: one line, at
+    /// least 12 characters (typed without echo on a terminal).
+    Create {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        email: String,
+    },
+    /// List users (ids, accounts, emails; never passwords).
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Remove a user (by email or id); their sessions end at once.
+    Remove { user: String },
 }
 
 #[derive(Subcommand)]
@@ -204,7 +230,10 @@ async fn serve(config: Config) -> Result<(), CliError> {
     if let Some(url) = app.demo_url() {
         say!("demo checkout on {url}");
     }
-    say!("monitoring dashboard on {}/dashboard (sign in with a secret key)", app.api_base());
+    say!(
+        "dashboard on {}/dashboard (people sign in: `cardtoken-server users create --account ID --email EMAIL`)",
+        app.api_base()
+    );
     if let Some(first) = &app.first_account {
         say!("first start: account {} was created with a test key pair", first.account.id);
         say!("  publishable key: {}", accounts::reveal(&first.test.publishable));
@@ -219,6 +248,40 @@ async fn serve(config: Config) -> Result<(), CliError> {
         );
     }
     app.run_until_stopped().await?;
+    Ok(())
+}
+
+/// One line of standard input (without its line ending), or, on a terminal, a line typed without echo.
+fn read_password(email: &str) -> Result<secrecy::SecretString, CliError> {
+    use std::io::{BufRead, IsTerminal};
+    let line = if std::io::stdin().is_terminal() {
+        eprint!("Password for {email}: ");
+        rpassword::read_password()?
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line
+    };
+    Ok(line.trim_end_matches(['\n', '\r']).to_string().into())
+}
+
+async fn users(store: &Arc<dyn Store>, action: UsersAction) -> Result<(), CliError> {
+    match action {
+        UsersAction::Create { account, email } => {
+            let password = read_password(&email)?;
+            let user = users::create(store, &account, &email, password, SystemClock.now()).await?;
+            say!("created user {} ({}) in account {}", user.id, user.email, user.account_id);
+        }
+        UsersAction::List { account } => {
+            for u in users::list(store, account).await? {
+                say!("{}  {}  {}  created {}", u.id, u.account_id, u.email, u.created);
+            }
+        }
+        UsersAction::Remove { user } => {
+            let removed = users::remove(store, &user).await?;
+            say!("removed user {} ({}); their sessions have ended", removed.id, removed.email);
+        }
+    }
     Ok(())
 }
 
@@ -310,6 +373,10 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Keys { action } => {
             let store = open_store(&config).await?;
             keys(&store, &config, action).await?;
+        }
+        Command::Users { action } => {
+            let store = open_store(&config).await?;
+            users(&store, action).await?;
         }
     }
     Ok(())

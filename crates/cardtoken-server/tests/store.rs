@@ -568,3 +568,118 @@ async fn keys_are_found_by_what_the_caller_holds() {
         assert!(!after.active(40) || after.revoked.is_some(), "{name}: revoked keys are never active");
     }
 }
+
+#[tokio::test]
+async fn dashboard_users_have_unique_emails_and_sessions_are_found_by_their_hash_until_removed() {
+    use cardtoken_server::store::{SessionRecord, UserRecord};
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        let user = |id: &str, account: &str, email: &str| UserRecord {
+            id: id.into(),
+            account_id: account.into(),
+            email: email.into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+            created: 1,
+        };
+        let session = |hash: u8, user: &str, expires: i64| SessionRecord {
+            token_hash: vec![hash; 32],
+            user_id: user.into(),
+            csrf: format!("csrf{hash}"),
+            livemode: false,
+            created: 10,
+            last_seen: 10,
+            expires,
+        };
+        let (ann, bob, dup) = (
+            user("user_a", "acct_a", "ann@shop.example"),
+            user("user_b", "acct_b", "bob@shop.example"),
+            user("user_c", "acct_b", "ann@shop.example"),
+        );
+        let (s1, s2, s3) = (session(1, "user_a", 100), session(2, "user_a", 50), session(3, "user_b", 100));
+        let got = store::write(&s, move |tx| {
+            let inserted = (tx.insert_user(&ann)?, tx.insert_user(&bob)?, tx.insert_user(&dup)?);
+            for s in [&s1, &s2, &s3] {
+                tx.insert_session(s)?;
+            }
+            let found = (
+                tx.find_user_by_email("ann@shop.example")?.map(|u| u.id),
+                tx.list_users(Some("acct_b"))?.len(),
+                tx.list_users(None)?.len(),
+            );
+            let touched = (tx.touch_session(&[1; 32], 40, 200)?, tx.set_session_mode(&[1; 32], true)?);
+            let purged = tx.delete_expired_sessions(60)?;
+            let one = tx.get_session(&[1; 32])?;
+            let gone = tx.get_session(&[2; 32])?;
+            let signed_out = (tx.delete_session(&[3; 32])?, tx.delete_session(&[3; 32])?);
+            Ok((inserted, found, touched, purged, one, gone, signed_out))
+        })
+        .await
+        .unwrap();
+        let (inserted, found, touched, purged, one, gone, signed_out) = got;
+        assert_eq!(inserted, (true, true, false), "{name}: an email is taken once, across accounts");
+        assert_eq!(found, (Some("user_a".to_string()), 1, 2), "{name}");
+        assert_eq!(touched, (true, true), "{name}");
+        assert_eq!(purged, 1, "{name}: the expired session went");
+        let one = one.unwrap();
+        assert_eq!(
+            (one.last_seen, one.expires, one.livemode, one.csrf.as_str()),
+            (40, 200, true, "csrf1"),
+            "{name}"
+        );
+        assert!(gone.is_none(), "{name}");
+        assert_eq!(signed_out, (true, false), "{name}");
+        // Removing a user ends their sessions.
+        let after = store::write(&s, |tx| {
+            tx.insert_session(&SessionRecord {
+                token_hash: vec![4; 32],
+                user_id: "user_a".into(),
+                csrf: "x".into(),
+                livemode: false,
+                created: 1,
+                last_seen: 1,
+                expires: 1000,
+            })?;
+            let removed = (tx.delete_user("user_a")?, tx.delete_user("user_a")?);
+            Ok((removed, tx.get_session(&[1; 32])?, tx.get_session(&[4; 32])?, tx.get_user("user_a")?))
+        })
+        .await
+        .unwrap();
+        assert_eq!(after.0, (true, false), "{name}");
+        assert!(
+            after.1.is_none() && after.2.is_none() && after.3.is_none(),
+            "{name}: no session outlives its user"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_negative_cost_gives_tokens_back_to_a_bucket_never_beyond_its_capacity() {
+    for (name, s, _dir) in backends().await {
+        let waits = store::write(&s, |tx| {
+            let mut w = Vec::new();
+            // Reserve one, give it back: as if nothing was taken (sign-in attempts that succeed).
+            for _ in 0..5 {
+                w.push(tx.take_tokens("signin", 2.0, 0.0, 1.0, 100.0)?);
+                tx.take_tokens("signin", 2.0, 0.0, -1.0, 100.0)?;
+            }
+            // Failures keep theirs: two fit, the third waits for ever (no refill).
+            w.push(tx.take_tokens("signin", 2.0, 0.0, 1.0, 100.0)?);
+            w.push(tx.take_tokens("signin", 2.0, 0.0, 1.0, 100.0)?);
+            w.push(tx.take_tokens("signin", 2.0, 0.0, 1.0, 100.0)?);
+            // A full bucket given one more still holds only its capacity.
+            tx.take_tokens("full", 2.0, 0.0, -1.0, 100.0)?;
+            let full = (
+                tx.take_tokens("full", 2.0, 0.0, 1.0, 100.0)?,
+                tx.take_tokens("full", 2.0, 0.0, 1.0, 100.0)?,
+                tx.take_tokens("full", 2.0, 0.0, 1.0, 100.0)?,
+            );
+            Ok((w, full))
+        })
+        .await
+        .unwrap();
+        assert_eq!(&waits.0[..7], &[0.0; 7], "{name}");
+        assert!(waits.0[7].is_infinite(), "{name}: {waits:?}");
+        assert_eq!((waits.1 .0, waits.1 .1), (0.0, 0.0), "{name}");
+        assert!(waits.1 .2.is_infinite(), "{name}: the capacity, not one more");
+    }
+}

@@ -173,20 +173,36 @@ pub async fn roll_key(
     grace: i64,
     now: i64,
 ) -> Result<NewKey, Error> {
-    if !(0..=7 * 24 * 60 * 60).contains(&grace) {
-        return Err(Error::parameter("The grace period is from 0 to 7 days.", "grace"));
-    }
+    check_grace(grace)?;
     let key_id = key_id.to_string();
     store::write(store, move |tx| {
         let Some(old) = tx.get_key(&key_id)? else { return Ok(Err(Error::not_found("API key"))) };
         if !old.active(now) {
             return Ok(Err(Error::not_found("API key")));
         }
-        let new = make_key(tx, &old.account_id, old.livemode, old.kind, now)?;
-        tx.expire_key(&old.id, now + grace)?;
-        Ok(Ok(new))
+        Ok(Ok(roll_in(tx, &old, grace, now)?))
     })
     .await?
+}
+
+/// The longest grace period a roll gives the old key.
+pub const MAX_GRACE_SECS: i64 = 7 * 24 * 60 * 60;
+
+/// A roll's grace period is from 0 to 7 days.
+pub fn check_grace(grace: i64) -> Result<(), Error> {
+    if (0..=MAX_GRACE_SECS).contains(&grace) {
+        Ok(())
+    } else {
+        Err(Error::parameter("The grace period is from 0 to 7 days.", "grace"))
+    }
+}
+
+/// Rolls the active key `old` inside the caller's transaction: a new key of its kind, account and mode;
+/// `old` stops working `grace` seconds from `now`.
+pub fn roll_in(tx: &mut dyn Tx, old: &ApiKeyRecord, grace: i64, now: i64) -> Result<NewKey, StoreError> {
+    let new = make_key(tx, &old.account_id, old.livemode, old.kind, now)?;
+    tx.expire_key(&old.id, now + grace)?;
+    Ok(new)
 }
 
 pub async fn revoke_key(store: &std::sync::Arc<dyn Store>, key_id: &str, now: i64) -> Result<(), Error> {

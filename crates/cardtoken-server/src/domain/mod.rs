@@ -8,6 +8,7 @@
 //! their deliveries, the jobs it schedules and the idempotent response, all in one transaction.
 
 pub mod accounts;
+pub mod dashboard;
 pub mod disputes;
 pub mod error;
 pub mod events;
@@ -20,6 +21,7 @@ pub mod payments;
 pub mod ratelimit;
 pub mod refunds;
 pub mod tokens;
+pub mod users;
 pub mod webhook_endpoints;
 
 use std::sync::Arc;

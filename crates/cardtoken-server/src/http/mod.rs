@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod openapi;
@@ -157,11 +158,10 @@ pub fn api_router(state: AppState) -> Router {
         .route("/elements/card", get(elements::card))
         .route("/elements/v/{hash}/{file}", get(elements::asset))
         .route("/metrics", get(monitoring::metrics))
-        .route("/dashboard", get(monitoring::dashboard))
-        .route("/dashboard/{file}", get(monitoring::dashboard_asset))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/openapi.json", get(openapi::serve));
+        .route("/openapi.json", get(openapi::serve))
+        .merge(dashboard::router());
     api.fallback(not_found)
         .method_not_allowed_fallback(not_found)
         // `layer`, not `route_layer`: requests no route or method matches are counted too, under one

@@ -5,6 +5,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use super::dashboard::home;
 use super::routes::{health, monitoring, payments, threeds, tokens, webhooks};
 
 struct BearerAuth;
@@ -33,7 +34,7 @@ impl Modify for BearerAuth {
     paths(tokens::create, tokens::get, tokens::jwks, payments::create, payments::get, payments::list, payments::capture,
         payments::cancel, payments::refund, threeds::show, threeds::complete, webhooks::create, webhooks::list,
         webhooks::delete, webhooks::rotate_secret, webhooks::list_events, webhooks::get_event, webhooks::redeliver,
-        webhooks::deliveries, monitoring::metrics, monitoring::alerts, monitoring::series, monitoring::dashboard,
+        webhooks::deliveries, monitoring::metrics, monitoring::alerts, monitoring::series, home::page,
         health::healthz, health::readyz),
     modifiers(&BearerAuth),
     tags((name = "tokens"), (name = "payments"), (name = "refunds"), (name = "3-D Secure"), (name = "webhooks"),

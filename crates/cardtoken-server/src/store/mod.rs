@@ -3,7 +3,8 @@
 //! The domain runs every operation as one closure over a [`Tx`] (read, decide, write), handed to
 //! [`write`]: the backend runs it inside one transaction and answers only once the commit is durable.
 //! [`read`] runs a closure on a read snapshot. `Tx` is the sum of one repository trait per aggregate
-//! (accounts and keys, tokens, payments, webhooks, jobs, idempotency records, monitoring); each backend
+//! (accounts and keys, tokens, payments, webhooks, jobs, idempotency records, monitoring, dashboard
+//! users and sessions); each backend
 //! (`sqlite`, `postgres`) implements them all, and nothing outside `store` names a backend's types
 //! but `startup`, which picks one.
 //!
@@ -20,6 +21,7 @@ mod ratelimit;
 mod settings;
 pub mod sqlite;
 mod tokens;
+mod users;
 mod webhooks;
 
 use std::sync::Arc;
@@ -32,9 +34,10 @@ pub use payments::{DisputeRecord, PaymentFilter, PaymentRecord, PaymentRepo, Ref
 pub use ratelimit::RateLimitRepo;
 pub use settings::SettingsRepo;
 pub use tokens::{TokenRecord, TokenRepo};
+pub use users::{SessionRecord, UserRecord, UserRepo};
 pub use webhooks::{
     AttemptRecord, DeliveryOutcome, DeliveryRecord, DueDelivery, EndpointRecord, EventRecord, NewEvent,
-    WebhookRepo,
+    WebhookRepo, TEST_EVENT,
 };
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -89,6 +92,7 @@ pub trait Tx:
     + MonitorRepo
     + RateLimitRepo
     + SettingsRepo
+    + UserRepo
 {
 }
 
@@ -102,6 +106,7 @@ impl<T> Tx for T where
         + MonitorRepo
         + RateLimitRepo
         + SettingsRepo
+        + UserRepo
 {
 }
 

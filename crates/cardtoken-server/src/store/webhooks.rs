@@ -18,9 +18,13 @@ pub struct EndpointRecord {
     pub created: i64,
 }
 
+/// The type of a test event (the dashboard's "Send test event"): it goes only to the endpoint it was
+/// sent to (queued for it by `redeliver_event`), never to the endpoints that take every type.
+pub const TEST_EVENT: &str = "webhook_endpoint.test";
+
 impl EndpointRecord {
     pub fn takes(&self, kind: &str) -> bool {
-        self.events.iter().any(|t| t == "*" || t == kind)
+        kind != TEST_EVENT && self.events.iter().any(|t| t == "*" || t == kind)
     }
 }
 

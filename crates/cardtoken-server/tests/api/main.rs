@@ -5,6 +5,7 @@
 mod atomicity;
 mod cli;
 mod crash;
+mod dashboard;
 mod encryption;
 mod hardening;
 mod helpers;

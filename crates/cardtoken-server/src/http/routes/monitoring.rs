@@ -1,8 +1,8 @@
-//! `/metrics` (Prometheus text), `GET /v1/alerts` and `GET /v1/monitoring` (secret key), and the
-//! dashboard (`/dashboard`: the page asks for the secret key and reads `/v1/monitoring` with it).
+//! `/metrics` (Prometheus text), `GET /v1/alerts` and `GET /v1/monitoring` (secret key). The dashboard's
+//! home page draws the same series for people signed in (`http::dashboard`).
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use cardtoken_types::wire::ErrorBody;
@@ -14,10 +14,6 @@ use crate::domain::Error as ApiError;
 use crate::http::auth::Secret;
 use crate::http::extract::ApiQuery;
 use crate::http::AppState;
-
-const DASHBOARD_HTML: &str = include_str!("../../../../../js/dashboard/dashboard.html");
-const DASHBOARD_JS: &str = include_str!("../../../../../js/dashboard/dashboard.js");
-const DASHBOARD_CSS: &str = include_str!("../../../../../js/dashboard/dashboard.css");
 
 /// Prometheus metrics: requests by route and status, latency histograms, authorizations by outcome and
 /// decline code, webhook deliveries by result, tokenizations per key, open alerts.
@@ -77,44 +73,4 @@ pub async fn series(
         serde_json::to_value(monitoring::alerts(&state, &caller.scope).await?).unwrap_or_default();
     body["now"] = json!(state.now());
     Ok(Json(body))
-}
-
-fn asset(content_type: &'static str, body: impl IntoResponse) -> Response {
-    let mut r = ([(header::CONTENT_TYPE, content_type)], body).into_response();
-    r.headers_mut().insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    r
-}
-
-/// The monitoring page. It holds no data: it asks for the secret key and reads `/v1/monitoring`.
-#[utoipa::path(get, path = "/dashboard", tag = "monitoring",
-    responses((status = 200, description = "The dashboard page", content_type = "text/html", body = String)))]
-pub async fn dashboard() -> Response {
-    let mut r = asset("text/html; charset=utf-8", DASHBOARD_HTML);
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; \
-             base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-        ),
-    );
-    r
-}
-
-pub async fn dashboard_asset(State(state): State<AppState>, Path(file): Path<String>) -> Response {
-    match file.as_str() {
-        "dashboard.js" => asset("text/javascript; charset=utf-8", DASHBOARD_JS),
-        "dashboard.css" => asset("text/css; charset=utf-8", DASHBOARD_CSS),
-        "uPlot.iife.min.js" | "uPlot.min.css" => {
-            let content_type = if file.ends_with(".js") {
-                "text/javascript; charset=utf-8"
-            } else {
-                "text/css; charset=utf-8"
-            };
-            match tokio::fs::read(state.config.dashboard_assets_dir.join(&file)).await {
-                Ok(bytes) => asset(content_type, bytes),
-                Err(_) => (StatusCode::NOT_FOUND, "uPlot is not installed: npm install").into_response(),
-            }
-        }
-        _ => StatusCode::NOT_FOUND.into_response(),
-    }
 }

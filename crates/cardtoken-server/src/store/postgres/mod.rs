@@ -20,6 +20,7 @@ mod ratelimit;
 mod schema;
 mod settings;
 mod tokens;
+mod users;
 mod webhooks;
 
 use std::collections::HashMap;

@@ -205,6 +205,27 @@ pub const MIGRATIONS: &[&str] = &[
         updated DOUBLE PRECISION NOT NULL
     );
     CREATE TABLE settings (name TEXT PRIMARY KEY, value BYTEA NOT NULL);",
+    // 2: dashboard users (people of an account, signing in with a password hashed with Argon2id) and
+    // their sessions (by the token's SHA-256).
+    "CREATE TABLE dashboard_users (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created BIGINT NOT NULL
+    );
+    CREATE INDEX dashboard_users_by_account ON dashboard_users (account_id, created);
+    CREATE TABLE dashboard_sessions (
+        token_hash BYTEA PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES dashboard_users (id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        livemode BOOLEAN NOT NULL,
+        created BIGINT NOT NULL,
+        last_seen BIGINT NOT NULL,
+        expires BIGINT NOT NULL
+    );
+    CREATE INDEX dashboard_sessions_by_user ON dashboard_sessions (user_id);
+    CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires);",
 ];
 
 /// Brings the schema up to date, one instance at a time.

@@ -17,6 +17,7 @@ mod ratelimit;
 mod schema;
 mod settings;
 mod tokens;
+mod users;
 mod webhooks;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

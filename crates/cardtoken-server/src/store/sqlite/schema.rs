@@ -1,7 +1,7 @@
 //! The SQLite schema: one migration a step; `PRAGMA user_version` records how many ran. Migrations 1–4
 //! are the 0.1.0 release's; 5 brings accounts and modes, keyed idempotency fingerprints, CVC epoch keys,
-//! leases, shared monitoring and rate-limit buckets. A 0.1.0 database migrates: its keys and data land
-//! in one account.
+//! leases, shared monitoring and rate-limit buckets; 6 the settings; 7 dashboard users and sessions. A
+//! 0.1.0 database migrates: its keys and data land in one account.
 
 /// Migrations after which `PRAGMA foreign_key_check` must pass (they rebuild tables with foreign keys
 /// off).
@@ -270,4 +270,25 @@ pub const MIGRATIONS: &[&str] = &[
     );",
     // 6: deployment-wide settings (the key check)
     "CREATE TABLE settings (name TEXT PRIMARY KEY, value BLOB NOT NULL);",
+    // 7: dashboard users (people of an account, signing in with a password hashed with Argon2id) and
+    // their sessions (by the token's SHA-256).
+    "CREATE TABLE dashboard_users (
+        id TEXT PRIMARY KEY,
+        account_id TEXT NOT NULL REFERENCES accounts (id),
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created INTEGER NOT NULL
+    );
+    CREATE INDEX dashboard_users_by_account ON dashboard_users (account_id, created);
+    CREATE TABLE dashboard_sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id TEXT NOT NULL REFERENCES dashboard_users (id) ON DELETE CASCADE,
+        csrf TEXT NOT NULL,
+        livemode INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        last_seen INTEGER NOT NULL,
+        expires INTEGER NOT NULL
+    );
+    CREATE INDEX dashboard_sessions_by_user ON dashboard_sessions (user_id);
+    CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires);",
 ];
