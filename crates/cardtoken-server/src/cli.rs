@@ -77,6 +77,13 @@ pub enum AccountsAction {
     },
     /// List accounts.
     List,
+    /// Take cards only encrypted to the server's key (`card_jwe`): a card sent in clear is refused with a
+    /// 400. `--off` takes both again.
+    RequireEncryption {
+        id: String,
+        #[arg(long)]
+        off: bool,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -365,7 +372,16 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
                 }
                 AccountsAction::List => {
                     for a in store::read(&store, |tx| tx.list_accounts()).await? {
-                        say!("{}  {}  created {}", a.id, a.name, a.created);
+                        let cards = if a.require_encryption { "  cards encrypted only" } else { "" };
+                        say!("{}  {}  created {}{cards}", a.id, a.name, a.created);
+                    }
+                }
+                AccountsAction::RequireEncryption { id, off } => {
+                    accounts::set_require_encryption(&store, &id, !off).await?;
+                    if off {
+                        say!("{id} takes cards in clear (inside TLS) or encrypted (card_jwe)");
+                    } else {
+                        say!("{id} takes cards only encrypted (card_jwe); running servers apply it within seconds");
                     }
                 }
             }

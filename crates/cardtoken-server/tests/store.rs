@@ -100,7 +100,12 @@ fn payment(id: &str, account: &str, token: &str, amount: u64) -> PaymentRecord {
 async fn seed_accounts(s: &Arc<dyn Store>) {
     store::write(s, |tx| {
         for a in ["acct_a", "acct_b"] {
-            tx.insert_account(&AccountRecord { id: a.into(), name: a.into(), created: 1 })?;
+            tx.insert_account(&AccountRecord {
+                id: a.into(),
+                name: a.into(),
+                created: 1,
+                require_encryption: false,
+            })?;
         }
         // The keys the records below name (SQLite's schema holds payments to them).
         for (id, kind) in [("key_x", KeyKind::Publishable), ("key_s", KeyKind::Secret)] {
@@ -566,6 +571,16 @@ async fn keys_are_found_by_what_the_caller_holds() {
         let after = found.3.unwrap();
         assert_eq!((after.expires, after.revoked), (Some(50), Some(60)));
         assert!(!after.active(40) || after.revoked.is_some(), "{name}: revoked keys are never active");
+        // An account's setting: set, read back, and false for an account that does not exist.
+        let set = store::write(&s, |tx| {
+            Ok((tx.set_require_encryption("acct_a", true)?, tx.set_require_encryption("acct_nope", true)?))
+        })
+        .await
+        .unwrap();
+        assert_eq!(set, (true, false), "{name}");
+        let accounts = store::read(&s, |tx| tx.list_accounts()).await.unwrap();
+        let flags: Vec<(&str, bool)> = accounts.iter().map(|a| (a.id.as_str(), a.require_encryption)).collect();
+        assert_eq!(flags, vec![("acct_a", true), ("acct_b", false)], "{name}");
     }
 }
 

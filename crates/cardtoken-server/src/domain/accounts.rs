@@ -141,7 +141,8 @@ pub async fn create_account(
 
 /// `create_account` inside a transaction the caller holds.
 pub fn create_account_in(tx: &mut dyn Tx, name: &str, now: i64) -> Result<NewAccount, StoreError> {
-    let account = AccountRecord { id: id("acct")?, name: name.to_string(), created: now };
+    let account =
+        AccountRecord { id: id("acct")?, name: name.to_string(), created: now, require_encryption: false };
     tx.insert_account(&account)?;
     let test = make_pair(tx, &account.id, false, now)?;
     let live = make_pair(tx, &account.id, true, now)?;
@@ -258,9 +259,10 @@ pub const KEY_CACHE: Duration = Duration::from_secs(2);
 /// A lookup's answer (a key, or none) and when it was made.
 type Looked = (Option<ApiKeyRecord>, Instant);
 
-/// Keys looked up recently, by publishable key or by the secret key's hash (never the secret itself).
+/// Keys looked up recently, by publishable key or by the secret key's hash (never the secret itself),
+/// and accounts' settings read recently (whether they take cards only encrypted), by account id.
 #[derive(Default)]
-pub struct KeyCache(Mutex<HashMap<Vec<u8>, Looked>>);
+pub struct KeyCache(Mutex<HashMap<Vec<u8>, Looked>>, Mutex<HashMap<String, (bool, Instant)>>);
 
 impl KeyCache {
     fn get(&self, id: &[u8]) -> Option<Option<ApiKeyRecord>> {
@@ -276,9 +278,50 @@ impl KeyCache {
         map.insert(id, (key, Instant::now()));
     }
 
-    /// Forgets everything (after a change to keys made here).
+    fn requires_encryption(&self, account: &str) -> Option<bool> {
+        let map = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(account).filter(|(_, at)| at.elapsed() < KEY_CACHE).map(|(r, _)| *r)
+    }
+
+    fn put_requires_encryption(&self, account: &str, required: bool) {
+        let mut map = self.1.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= 10_000 {
+            map.clear();
+        }
+        map.insert(account.to_string(), (required, Instant::now()));
+    }
+
+    /// Forgets everything (after a change to keys or accounts made here).
     pub fn clear(&self) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.1.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+/// Whether an account takes cards only encrypted (`card_jwe`); read at most `KEY_CACHE` ago.
+pub async fn requires_encryption(svc: &Services, account: &str) -> Result<bool, Error> {
+    if let Some(r) = svc.keys.requires_encryption(account) {
+        return Ok(r);
+    }
+    let id = account.to_string();
+    let required =
+        store::read(&svc.store, move |tx| tx.get_account(&id)).await?.is_some_and(|a| a.require_encryption);
+    svc.keys.put_requires_encryption(account, required);
+    Ok(required)
+}
+
+/// Makes an account take cards only encrypted, or both ways again (running instances apply it within
+/// `KEY_CACHE`).
+pub async fn set_require_encryption(
+    store: &std::sync::Arc<dyn Store>,
+    account: &str,
+    required: bool,
+) -> Result<(), Error> {
+    let id = account.to_string();
+    if store::write(store, move |tx| tx.set_require_encryption(&id, required)).await? {
+        Ok(())
+    } else {
+        Err(Error::not_found("account"))
     }
 }
 

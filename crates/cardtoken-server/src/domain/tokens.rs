@@ -84,9 +84,23 @@ fn undecryptable() -> Error {
     )
 }
 
-/// The card a request carries: in clear, or encrypted to one of the server's keys (`jwe`).
-fn card_of(svc: &Services, request: TokenRequest, now: i64) -> Result<CardInput, Error> {
+/// The card a request carries: in clear (unless the account takes it only encrypted), or encrypted to
+/// one of the server's keys (`jwe`).
+async fn card_of(
+    svc: &Services,
+    caller: &Caller,
+    request: TokenRequest,
+    now: i64,
+) -> Result<CardInput, Error> {
     match (request.card, request.card_jwe) {
+        (Some(_), None) if super::accounts::requires_encryption(svc, &caller.scope.account).await? => {
+            Err(Error::invalid(
+                "encryption_required",
+                "This account takes card data only encrypted: send `card_jwe`, the card encrypted to a key of \
+                 /.well-known/jwks.json (the cardtoken package does so by default).",
+                Some("card"),
+            ))
+        }
         (Some(card), None) => Ok(card),
         (None, Some(jwe)) => {
             let plain = svc.vault.decrypt_jwe(jwe.expose(), now).map_err(|e| {
@@ -117,7 +131,7 @@ async fn admit(
 ) -> Result<TokenRecord, Error> {
     let now = svc.now();
     ratelimit::admit_client(svc, client)?;
-    let input = match card_of(svc, request, now) {
+    let input = match card_of(svc, caller, request, now).await {
         Ok(c) => c,
         Err(e) => {
             // Undecryptable data costs what a refused card costs: it may be a script probing.

@@ -8,6 +8,8 @@ pub struct AccountRecord {
     pub id: String,
     pub name: String,
     pub created: i64,
+    /// Whether `POST /v1/tokens` takes the card only encrypted (`card_jwe`), refusing it in clear.
+    pub require_encryption: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -67,6 +69,8 @@ pub trait AccountRepo {
     fn get_account(&mut self, id: &str) -> Result<Option<AccountRecord>>;
     /// Oldest first.
     fn list_accounts(&mut self) -> Result<Vec<AccountRecord>>;
+    /// Sets whether an account takes cards only encrypted; false when there is no such account.
+    fn set_require_encryption(&mut self, id: &str, required: bool) -> Result<bool>;
 
     fn insert_key(&mut self, key: &ApiKeyRecord) -> Result<()>;
     /// The key a publishable key string names (revoked and expired keys included: the caller decides).

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use cardtoken_server::cli::rotate_encryption;
 use cardtoken_server::clock::Clock;
+use cardtoken_server::domain::accounts;
 use cardtoken_server::jwe::{self, Jwk};
 use p256::PublicKey;
 use reqwest::StatusCode;
@@ -199,4 +200,35 @@ async fn a_rotated_key_keeps_decrypting_for_its_grace_period_then_is_refused() {
     assert_eq!(retiring, vec![kid]);
     let file = std::fs::read_to_string(app.config.keys_path()).unwrap();
     assert!(!file.contains(&first.kid) && file.contains(&third), "{}", file.len());
+}
+
+#[tokio::test]
+async fn an_account_that_requires_encryption_refuses_a_card_in_clear_and_takes_it_encrypted() {
+    let app = spawn_app().await;
+    let other = app.new_account("Another shop").await;
+    let other_pk = cardtoken_server::domain::accounts::reveal(&other.test.publishable).to_string();
+    accounts::set_require_encryption(&app.svc.store, &app.account, true).await.unwrap();
+    let plain = card("4242424242424242", "123");
+    let (status, err, _) =
+        app.post_raw(Some(&app.pk), "application/json", json!({"card": plain}).to_string()).await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str(), err["error"]["param"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("encryption_required"), Some("card")),
+        "{err}"
+    );
+    assert!(err["error"]["message"].as_str().unwrap().contains("card_jwe"));
+    let key = jwks(&app).await.remove(0);
+    let (status, _) = tokenize_jwe(&app, &encrypt_to(&key, &key.kid, &plain, app.clock.now())).await;
+    assert_eq!(status, StatusCode::OK, "encrypted, it is taken");
+    assert_eq!(
+        app.tokenize(&other_pk, plain.clone()).await.0,
+        StatusCode::OK,
+        "another account is not affected"
+    );
+    // Off again: a running server applies it within the key cache's 2 s (here, at once).
+    accounts::set_require_encryption(&app.svc.store, &app.account, false).await.unwrap();
+    app.svc.keys.clear();
+    assert_eq!(app.tokenize(&app.pk, plain).await.0, StatusCode::OK);
+    let missing = accounts::set_require_encryption(&app.svc.store, "acct_nope", true).await.unwrap_err();
+    assert!(matches!(missing, cardtoken_server::domain::Error::NotFound { .. }), "{missing:?}");
 }

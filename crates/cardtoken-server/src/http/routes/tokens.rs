@@ -17,7 +17,7 @@ use crate::http::AppState;
     params(crate::http::params::IdempotencyKey),
     responses(
         (status = 200, description = "The token", body = Token),
-        (status = 400, description = "Malformed request; a `card_jwe` that does not decrypt (unknown or retired key, another algorithm, altered, or older than 5 minutes), always with `param: \"card_jwe\"` and the same message", body = ErrorBody),
+        (status = 400, description = "Malformed request; a `card_jwe` that does not decrypt (unknown or retired key, another algorithm, altered, or older than 5 minutes), always with `param: \"card_jwe\"` and the same message; a card in clear where the account takes it only encrypted (`encryption_required`, `param: \"card\"`)", body = ErrorBody),
         (status = 401, description = "Missing or unknown key", body = ErrorBody),
         (status = 402, description = "Invalid card data", body = ErrorBody),
         (status = 403, description = "A secret key on the browser endpoint", body = ErrorBody),

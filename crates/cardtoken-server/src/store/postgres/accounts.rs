@@ -21,31 +21,35 @@ fn key(r: &Row) -> ApiKeyRecord {
 }
 
 fn account(r: &Row) -> AccountRecord {
-    AccountRecord { id: r.get(0), name: r.get(1), created: r.get(2) }
+    AccountRecord { id: r.get(0), name: r.get(1), created: r.get(2), require_encryption: r.get(3) }
 }
 
 impl AccountRepo for PgTx<'_> {
     fn insert_account(&mut self, a: &AccountRecord) -> Result<()> {
         self.execute(
-            "INSERT INTO accounts (id, name, created) VALUES ($1, $2, $3)",
-            &[&a.id, &a.name, &a.created],
+            "INSERT INTO accounts (id, name, created, require_encryption) VALUES ($1, $2, $3, $4)",
+            &[&a.id, &a.name, &a.created, &a.require_encryption],
         )?;
         Ok(())
     }
 
     fn get_account(&mut self, id: &str) -> Result<Option<AccountRecord>> {
         Ok(self
-            .query_opt("SELECT id, name, created FROM accounts WHERE id = $1", &[&id])?
+            .query_opt("SELECT id, name, created, require_encryption FROM accounts WHERE id = $1", &[&id])?
             .as_ref()
             .map(account))
     }
 
     fn list_accounts(&mut self) -> Result<Vec<AccountRecord>> {
         Ok(self
-            .query("SELECT id, name, created FROM accounts ORDER BY created, id", &[])?
+            .query("SELECT id, name, created, require_encryption FROM accounts ORDER BY created, id", &[])?
             .iter()
             .map(account)
             .collect())
+    }
+
+    fn set_require_encryption(&mut self, id: &str, required: bool) -> Result<bool> {
+        Ok(self.execute("UPDATE accounts SET require_encryption = $2 WHERE id = $1", &[&id, &required])? == 1)
     }
 
     fn insert_key(&mut self, k: &ApiKeyRecord) -> Result<()> {

@@ -226,6 +226,8 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX dashboard_sessions_by_user ON dashboard_sessions (user_id);
     CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires);",
+    // 3: an account may take cards only encrypted (`card_jwe`)
+    "ALTER TABLE accounts ADD COLUMN require_encryption BOOLEAN NOT NULL DEFAULT false;",
 ];
 
 /// Brings the schema up to date, one instance at a time.

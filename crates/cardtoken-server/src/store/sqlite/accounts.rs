@@ -25,7 +25,7 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKeyRecord> {
 }
 
 fn account_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AccountRecord> {
-    Ok(AccountRecord { id: r.get(0)?, name: r.get(1)?, created: r.get(2)? })
+    Ok(AccountRecord { id: r.get(0)?, name: r.get(1)?, created: r.get(2)?, require_encryption: r.get(3)? })
 }
 
 impl SqliteTx<'_> {
@@ -38,24 +38,35 @@ impl SqliteTx<'_> {
 impl AccountRepo for SqliteTx<'_> {
     fn insert_account(&mut self, a: &AccountRecord) -> Result<()> {
         self.conn
-            .prepare_cached("INSERT INTO accounts (id, name, created) VALUES (?1, ?2, ?3)")?
-            .execute(params![a.id, a.name, a.created])?;
+            .prepare_cached(
+                "INSERT INTO accounts (id, name, created, require_encryption) VALUES (?1, ?2, ?3, ?4)",
+            )?
+            .execute(params![a.id, a.name, a.created, a.require_encryption])?;
         Ok(())
     }
 
     fn get_account(&mut self, id: &str) -> Result<Option<AccountRecord>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT id, name, created FROM accounts WHERE id = ?1")?
+            .prepare_cached("SELECT id, name, created, require_encryption FROM accounts WHERE id = ?1")?
             .query_row([id], account_from_row)
             .optional()?)
     }
 
     fn list_accounts(&mut self) -> Result<Vec<AccountRecord>> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT id, name, created FROM accounts ORDER BY created, id")?;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, created, require_encryption FROM accounts ORDER BY created, id",
+        )?;
         let rows = stmt.query_map([], account_from_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
+    }
+
+    fn set_require_encryption(&mut self, id: &str, required: bool) -> Result<bool> {
+        let n = self
+            .conn
+            .prepare_cached("UPDATE accounts SET require_encryption = ?2 WHERE id = ?1")?
+            .execute(params![id, required])?;
+        Ok(n == 1)
     }
 
     fn insert_key(&mut self, k: &ApiKeyRecord) -> Result<()> {

@@ -291,4 +291,6 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX dashboard_sessions_by_user ON dashboard_sessions (user_id);
     CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires);",
+    // 8: an account may take cards only encrypted (`card_jwe`)
+    "ALTER TABLE accounts ADD COLUMN require_encryption INTEGER NOT NULL DEFAULT 0;",
 ];
