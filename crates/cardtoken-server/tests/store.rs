@@ -579,7 +579,8 @@ async fn keys_are_found_by_what_the_caller_holds() {
         .unwrap();
         assert_eq!(set, (true, false), "{name}");
         let accounts = store::read(&s, |tx| tx.list_accounts()).await.unwrap();
-        let flags: Vec<(&str, bool)> = accounts.iter().map(|a| (a.id.as_str(), a.require_encryption)).collect();
+        let flags: Vec<(&str, bool)> =
+            accounts.iter().map(|a| (a.id.as_str(), a.require_encryption)).collect();
         assert_eq!(flags, vec![("acct_a", true), ("acct_b", false)], "{name}");
     }
 }
