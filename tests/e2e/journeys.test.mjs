@@ -105,6 +105,10 @@ test(name('typing 4242… formats it and shows Visa in the fields and on the pag
   const page = await s.execute(() => document.documentElement.outerHTML.replace(
     document.getElementById('test-cards').outerHTML, ''));
   assert.ok(!page.includes(NUMBER) && !page.includes('4242 4242'), 'the host page holds no card number');
+  // The frame sent the card encrypted (a JWE made with this engine's WebCrypto), never in clear.
+  const metrics = await (await fetch(`${server.api}/metrics`)).text();
+  assert.match(metrics, /cardtoken_tokens_created_total\{mode="test",sent="encrypted"\} [1-9]/, 'an encrypted tokenization');
+  assert.doesNotMatch(metrics, /sent="clear"/, 'no card in clear');
 });
 
 test(name('declines show their reason: insufficient funds, expired card'), async () => {

@@ -437,9 +437,13 @@ impl Monitor {
         });
     }
 
-    pub fn record_token(&self, scope: &Scope, now: i64) {
+    /// A token made; `encrypted`: its card came as a `card_jwe` (the `sent` label, so operators see how
+    /// many cards still arrive in clear).
+    pub fn record_token(&self, scope: &Scope, now: i64, encrypted: bool) {
+        let sent = if encrypted { "encrypted" } else { "clear" };
         metrics::with_local_recorder(&self.recorder, || {
-            metrics::counter!("cardtoken_tokens_created_total", "mode" => scope.mode()).increment(1);
+            metrics::counter!("cardtoken_tokens_created_total", "mode" => scope.mode(), "sent" => sent)
+                .increment(1);
         });
         self.count(scope, now, |b| b.tokens += 1);
     }

@@ -65,8 +65,9 @@ pub async fn create(
     idem: Option<Idempotency>,
     render: Render<Token>,
 ) -> Reply<Token> {
+    let encrypted = request.card_jwe.is_some();
     match admit(svc, caller, client, request).await {
-        Ok(record) => store_token(svc, caller, record, idem, render).await,
+        Ok(record) => store_token(svc, caller, record, encrypted, idem, render).await,
         Err(e) => Reply::Fresh(Err(e)),
     }
 }
@@ -161,6 +162,7 @@ async fn store_token(
     svc: &Services,
     caller: &Caller,
     record: TokenRecord,
+    encrypted: bool,
     idem: Option<Idempotency>,
     render: Render<Token>,
 ) -> Reply<Token> {
@@ -172,7 +174,7 @@ async fn store_token(
     })
     .await;
     if let Some(Ok(t)) = reply.fresh() {
-        svc.monitor.record_token(&caller.scope, now);
+        svc.monitor.record_token(&caller.scope, now, encrypted);
         tracing::info!(token = %t.id, brand = %t.card.brand, last4 = %t.card.last4, "token created");
     }
     reply

@@ -184,30 +184,6 @@ where
     tokio::task::spawn_blocking(move || run(store.as_ref(), f)).await.map_err(|_| StoreError::Unavailable)?
 }
 
-/// Runs `f` in one transaction, blocking the calling thread (command-line tools, never a request).
-pub fn write_blocking<T, F>(store: &dyn Store, f: F) -> Result<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
-{
-    let slot: Arc<std::sync::Mutex<Option<T>>> = Arc::new(std::sync::Mutex::new(None));
-    let filled = slot.clone();
-    let (tx, rx) = std::sync::mpsc::channel::<Result<()>>();
-    store.transact(
-        Box::new(move |t: &mut dyn Tx| {
-            let value = f(t)?;
-            *filled.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-            Ok(())
-        }),
-        Box::new(move |outcome| {
-            let _ = tx.send(outcome);
-        }),
-    );
-    rx.recv().map_err(|_| StoreError::Unavailable)??;
-    let value = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
-    value.ok_or(StoreError::Unavailable)
-}
-
 /// Reads on the calling thread (command-line tools).
 pub fn read_blocking<T>(store: &dyn Store, f: impl FnOnce(&mut dyn Tx) -> Result<T>) -> Result<T> {
     let mut f = Some(f);

@@ -90,6 +90,13 @@ async fn an_encrypted_card_makes_the_same_token_as_a_plain_one_and_is_never_logg
         "{err}"
     );
     assert!(!captured_logs().contains(number));
+    // Operators see how cards arrive.
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains("cardtoken_tokens_created_total{mode=\"test\",sent=\"encrypted\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("cardtoken_tokens_created_total{mode=\"test\",sent=\"clear\"} 1"), "{metrics}");
 }
 
 #[tokio::test]
