@@ -699,3 +699,41 @@ async fn a_negative_cost_gives_tokens_back_to_a_bucket_never_beyond_its_capacity
         assert!(waits.1 .2.is_infinite(), "{name}: the capacity, not one more");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_commit_or_roll_back_each_alone() {
+    // Lone writes and batches of queued ones (SQLite commits the first on the caller's thread, the others
+    // together): whichever way a write goes, its outcome is its own.
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        let writes: Vec<_> = (0..300)
+            .map(|i| {
+                let s = s.clone();
+                tokio::spawn(async move {
+                    store::write(&s, move |tx| {
+                        tx.insert_token(&token(&format!("tok_c{i}"), "acct_a", 1000))?;
+                        if i % 3 == 0 {
+                            // Half done, then failing: nothing of it may stay.
+                            return Err(store::StoreError::Db(format!("write {i} fails")));
+                        }
+                        Ok(i)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for (i, write) in writes.into_iter().enumerate() {
+            match write.await.unwrap() {
+                Ok(v) => assert!(i % 3 != 0 && v == i, "{name}: write {i} answered {v}"),
+                Err(e) => {
+                    assert!(i % 3 == 0 && e.to_string().contains(&format!("write {i} fails")), "{name}: {e}")
+                }
+            }
+        }
+        for i in 0..300 {
+            let a = scope("acct_a");
+            let found = store::read(&s, move |tx| tx.get_token(&a, &format!("tok_c{i}"))).await.unwrap();
+            assert_eq!(found.is_some(), i % 3 != 0, "{name}: tok_c{i} kept exactly when its write succeeded");
+        }
+    }
+}
