@@ -3,7 +3,7 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use crate::helpers::{card, spawn_app, spawn_app_with_processor, Recorder};
+use crate::helpers::{captured_logs, card, spawn_app, spawn_app_with_processor, Recorder};
 use cardtoken_server::domain::{accounts, maintenance};
 
 #[tokio::test]
@@ -192,6 +192,26 @@ async fn the_tokenization_endpoint_is_open_to_browsers_of_any_origin() {
         .await
         .unwrap();
     assert!(get.headers().get("access-control-allow-origin").is_none());
+}
+
+/// The first tokenizations of a CVC epoch race to make its key, each with `CREATE … IF NOT EXISTS`;
+/// PostgreSQL's notice that the table was already there is expected and not worth a log line.
+#[tokio::test]
+async fn expected_database_notices_are_not_logged() {
+    let app = Arc::new(spawn_app().await);
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { app.tokenize(&app.pk, card("4242424242424242", "123")).await })
+        })
+        .collect();
+    for racer in racers {
+        let (status, _, text) = racer.await.unwrap();
+        assert_eq!(status, StatusCode::OK, "{text}");
+    }
+    let logs = captured_logs();
+    let notices: Vec<&str> = logs.lines().filter(|l| l.contains("NOTICE")).collect();
+    assert!(notices.is_empty(), "{}", notices.join("\n"));
 }
 
 async fn pay_with_token(app: &crate::helpers::TestApp, token: &str) -> crate::helpers::Response {

@@ -67,7 +67,12 @@ struct Pool {
 
 impl Pool {
     fn connect(url: &str) -> Result<Conn> {
-        let client = Client::connect(url, NoTls).map_err(|e| StoreError::Open(e.to_string()))?;
+        let mut client = Client::connect(url, NoTls).map_err(|e| StoreError::Open(e.to_string()))?;
+        // The server's notices ("relation … already exists, skipping" from every `IF NOT EXISTS`) are
+        // expected, and the driver would log each one: only warnings and errors are sent.
+        client
+            .batch_execute("SET client_min_messages = warning")
+            .map_err(|e| StoreError::Open(e.to_string()))?;
         Ok(Conn { client, statements: HashMap::new() })
     }
 
