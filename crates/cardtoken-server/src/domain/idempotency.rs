@@ -111,6 +111,29 @@ where
     T: Send + 'static,
     F: FnOnce(&mut dyn Tx) -> OpResult<T> + Send + 'static,
 {
+    run_prepared(svc, scope, idem, render, || async {}, move |(), tx| op(tx)).await
+}
+
+/// [`run`] for an operation that first asks someone outside the database (the processor): `prepare`
+/// runs only once the key is held in this process and no committed record answers it, so a retry of a
+/// request that finished is replayed without asking the processor again, and a duplicate sent while
+/// the first still runs gets 409 before it asks. (Across instances, a duplicate that slips between the
+/// check and the transaction is still settled by the transaction: one change, one stored response.)
+pub async fn run_prepared<T, P, Prep, Fut, F>(
+    svc: &Services,
+    scope: &Scope,
+    idem: Option<Idempotency>,
+    render: Render<T>,
+    prepare: Prep,
+    op: F,
+) -> Reply<T>
+where
+    T: Send + 'static,
+    P: Send + 'static,
+    Prep: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = P>,
+    F: FnOnce(P, &mut dyn Tx) -> OpResult<T> + Send + 'static,
+{
     let owner = owner(scope);
     let _guard = match &idem {
         Some(i) => match svc.in_flight.enter(&owner, &i.key) {
@@ -120,6 +143,21 @@ where
         None => None,
     };
     let now = svc.now();
+    if let Some(i) = &idem {
+        let (o, k) = (owner.clone(), i.key.clone());
+        match store::read(&svc.store, move |tx| tx.get_idempotency(&o, &k)).await {
+            Ok(Some(rec)) if rec.created + RETENTION_SECS > now => {
+                return if rec.fingerprint == i.fingerprint {
+                    Reply::Replayed(Stored { status: rec.status, body: rec.body })
+                } else {
+                    Reply::Fresh(Err(reused()))
+                };
+            }
+            Ok(_) => {}
+            Err(e) => return Reply::Fresh(Err(e.into())),
+        }
+    }
+    let prepared = prepare().await;
     let failpoints = svc.failpoints.clone();
     let outcome = store::write(&svc.store, move |tx| {
         if let Some(i) = &idem {
@@ -136,7 +174,7 @@ where
                 }
             }
         }
-        let result = op(tx)?;
+        let result = op(prepared, tx)?;
         failpoints.check("before_response_stored")?;
         if let Some(i) = &idem {
             if !matches!(&result, Err(e) if e.never_started()) {

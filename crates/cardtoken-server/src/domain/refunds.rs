@@ -37,23 +37,23 @@ pub async fn create(
     render: Render<Refund>,
 ) -> Reply<Refund> {
     let now = svc.now();
-    // Whether the bank will fail this refund later is the processor's to say, from the card.
-    let fails_later = match payments::load(svc, &caller.scope, payment_id).await {
-        Ok(Some(p)) => match fails_later(svc, &p, amount).await {
-            Ok(f) => f,
-            Err(e) => return Reply::Fresh(Err(e)),
-        },
-        Ok(None) => false,
-        Err(e) => return Reply::Fresh(Err(e)),
-    };
-    let refund_id = match new_id("re") {
-        Ok(id) => id,
-        Err(e) => return Reply::Fresh(Err(Error::internal(e))),
-    };
     let due = now + svc.config.async_delay_secs;
     let (scope, pid) = (caller.scope.clone(), payment_id.to_string());
     let fp = svc.failpoints.clone();
-    let reply = idempotency::run(svc, &caller.scope, idem, render, move |tx| {
+    // Whether the bank will fail this refund later is the processor's to say, from the card; it is
+    // asked only once the key is held and no finished request answers it.
+    let prepare = || async move {
+        let fails_later = match payments::load(svc, &caller.scope, payment_id).await? {
+            Some(p) => fails_later(svc, &p, amount).await?,
+            None => false,
+        };
+        Ok::<_, Error>((fails_later, new_id("re").map_err(Error::internal)?))
+    };
+    let reply = idempotency::run_prepared(svc, &caller.scope, idem, render, prepare, move |prepared, tx| {
+        let (fails_later, refund_id) = match prepared {
+            Ok(p) => p,
+            Err(e) => return Ok(Err(e)),
+        };
         fp.check("refund_before_change")?;
         let changed = change_in(tx, &scope, &pid, |p| {
             next(Some(p.status), Event::Refund).ok_or_else(|| unexpected_state(p, "refunded"))?;

@@ -99,7 +99,12 @@ pub async fn test_config(dir: &Path) -> Config {
 /// The environment a server binary started by a test needs for the same backend as the test's.
 pub async fn binary_env(dir: &Path) -> Vec<(&'static str, String)> {
     let config = test_config(dir).await;
-    vec![("CARDTOKEN_DATA_DIR", dir.display().to_string()), ("CARDTOKEN_DATABASE_URL", config.database_url)]
+    vec![
+        ("CARDTOKEN_DATA_DIR", dir.display().to_string()),
+        ("CARDTOKEN_DATABASE_URL", config.database_url),
+        // The tests' receivers listen on loopback.
+        ("CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS", "true".to_string()),
+    ]
 }
 
 /// A server on a fresh data dir.
@@ -433,10 +438,12 @@ pub fn found(haystack: &[u8], needles: &[&[u8]]) -> std::collections::BTreeSet<u
     ac.find_overlapping_iter(haystack).map(|m| m.pattern().as_usize()).collect()
 }
 
-/// What the processor was asked: each authorization's card (last four) and whether a CVC came with it.
+/// What the processor was asked: each authorization's card (last four) and whether a CVC came with it,
+/// and each refund's card (last four).
 #[derive(Default)]
 pub struct Recorder {
     pub seen: Mutex<Vec<(String, Option<String>)>>,
+    pub refunds: Mutex<Vec<String>>,
 }
 
 impl Processor for Recorder {

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::spawn_app;
+use crate::helpers::{spawn_app, spawn_app_with_processor, Recorder};
 
 #[tokio::test]
 async fn a_replay_returns_the_same_bytes_and_says_so() {
@@ -166,4 +166,50 @@ async fn failed_authentication_and_bad_parameters_are_not_stored() {
     let ok = app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(good), Some("k1")).await;
     assert_eq!(ok.status, StatusCode::OK, "{}", ok.text);
     assert!(ok.headers.get("idempotent-replayed").is_none());
+}
+
+#[tokio::test]
+async fn a_retried_payment_or_refund_never_asks_the_processor_again() {
+    // With a real acquirer, asking again would authorize the card twice: a replay answers from the record
+    // before the processor is asked, and a duplicate sent while the first runs is refused before it asks.
+    let recorder = Arc::new(Recorder::default());
+    let app = Arc::new(spawn_app_with_processor(recorder.clone()).await);
+    let token = app.token_for("4242424242424242").await;
+    let body = json!({"amount": 1500, "currency": "usd", "token": token});
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (app, body) = (app.clone(), body.clone());
+            tokio::spawn(async move {
+                app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(body), Some("order-9")).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    let paid: Vec<_> = answers.iter().filter(|r| r.status == StatusCode::OK).collect();
+    assert!(!paid.is_empty(), "{:?}", answers.iter().map(|r| &r.text).collect::<Vec<_>>());
+    assert!(
+        answers.iter().all(|r| r.status == StatusCode::OK || r.status == StatusCode::CONFLICT),
+        "{:?}",
+        answers.iter().map(|r| (r.status, &r.text)).collect::<Vec<_>>()
+    );
+    assert!(paid.iter().all(|r| r.text == paid[0].text), "one payment, the same bytes");
+    let again =
+        app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(body.clone()), Some("order-9")).await;
+    assert_eq!((again.status, &again.text), (StatusCode::OK, &paid[0].text));
+    assert_eq!(recorder.seen.lock().unwrap().len(), 1, "the processor authorized once");
+
+    let pid = paid[0].json["id"].as_str().unwrap().to_string();
+    let refund = json!({"payment": pid, "amount": 100});
+    for _ in 0..3 {
+        let r = app
+            .call(Method::POST, "/v1/refunds", Some(&app.sk), Some(refund.clone()), Some("refund-9"))
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    }
+    assert_eq!(recorder.refunds.lock().unwrap().len(), 1, "the processor was asked about one refund");
+    let p = app.get(&format!("/v1/payments/{pid}")).await.json;
+    assert_eq!(p["amount_refunded"], 100);
 }

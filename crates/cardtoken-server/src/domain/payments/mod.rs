@@ -338,26 +338,28 @@ pub async fn create(
 ) -> Reply<Payment> {
     let now = svc.now();
     let token_id = new.token.clone();
-    let plan = plan(svc, caller, new, now).await.unwrap_or_else(Plan::Refuse);
     let scope = caller.scope.clone();
     let fp = svc.failpoints.clone();
-    let reply = idempotency::run(svc, &caller.scope, idem, render, move |tx| match plan {
-        Plan::Refuse(e) => Ok(Err(e)),
-        Plan::Charge(c) => {
-            if !tx.use_token(&scope, &token_id, now)? {
-                let found = tx.get_token(&scope, &token_id)?;
-                return Ok(Err(tokens::unusable(found.as_ref(), now)));
+    // The processor is asked only once the key is held and no finished request answers it.
+    let prepare = || async move { plan(svc, caller, new, now).await.unwrap_or_else(Plan::Refuse) };
+    let reply =
+        idempotency::run_prepared(svc, &caller.scope, idem, render, prepare, move |plan, tx| match plan {
+            Plan::Refuse(e) => Ok(Err(e)),
+            Plan::Charge(c) => {
+                if !tx.use_token(&scope, &token_id, now)? {
+                    let found = tx.get_token(&scope, &token_id)?;
+                    return Ok(Err(tokens::unusable(found.as_ref(), now)));
+                }
+                fp.check("payment_after_token_used")?;
+                tx.insert_payment(&c.payment)?;
+                fp.check("payment_after_payment_written")?;
+                tx.insert_events(&c.events)?;
+                fp.check("payment_after_events_written")?;
+                tx.insert_jobs(&c.jobs)?;
+                Ok(c.result)
             }
-            fp.check("payment_after_token_used")?;
-            tx.insert_payment(&c.payment)?;
-            fp.check("payment_after_payment_written")?;
-            tx.insert_events(&c.events)?;
-            fp.check("payment_after_events_written")?;
-            tx.insert_jobs(&c.jobs)?;
-            Ok(c.result)
-        }
-    })
-    .await;
+        })
+        .await;
     if let Some(result) = reply.fresh() {
         record_outcome(svc, &caller.scope, result, now);
         match result {
