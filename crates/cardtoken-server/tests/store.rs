@@ -379,6 +379,50 @@ async fn concurrent_claims_never_overlap_leases_end_and_releases_give_back() {
 }
 
 #[tokio::test]
+async fn one_endpoints_backlog_does_not_keep_another_endpoints_delivery_out_of_the_claim() {
+    for (name, s, _dir) in backends().await {
+        seed_accounts(&s).await;
+        store::write(&s, |tx| {
+            let endpoint = |id: &str| EndpointRecord {
+                id: id.into(),
+                account_id: "acct_a".into(),
+                livemode: false,
+                url: "http://127.0.0.1:9/".into(),
+                events: vec!["*".into()],
+                enabled: true,
+                secret: "whsec_x".into(),
+                previous_secret: None,
+                previous_until: None,
+                created: 1,
+            };
+            let event = |i: usize| NewEvent {
+                id: format!("evt_{i}"),
+                account_id: "acct_a".into(),
+                livemode: false,
+                kind: "payment.succeeded".into(),
+                object_id: None,
+                created: 10,
+                body: "{}".into(),
+            };
+            // 300 events for a slow endpoint, then one more once a second endpoint exists.
+            tx.insert_endpoint(&endpoint("we_slow"))?;
+            tx.insert_events(&(0..300).map(event).collect::<Vec<_>>())?;
+            tx.insert_endpoint(&endpoint("we_other"))?;
+            tx.insert_events(&[event(300)])
+        })
+        .await
+        .unwrap();
+        let claimed = store::write(&s, |tx| tx.claim_deliveries(20, 80, 8, 4, "w")).await.unwrap();
+        let by: Vec<&str> = claimed.iter().map(|d| d.endpoint_id.as_str()).collect();
+        assert_eq!(by.iter().filter(|e| **e == "we_slow").count(), 4, "{name}: {by:?}");
+        assert_eq!(by.iter().filter(|e| **e == "we_other").count(), 1, "{name}: {by:?}");
+        // The slow endpoint's four in flight: the next claim gives it none, and nothing else is due.
+        let next = store::write(&s, |tx| tx.claim_deliveries(21, 80, 8, 4, "w")).await.unwrap();
+        assert!(next.is_empty(), "{name}: {:?}", next.iter().map(|d| &d.endpoint_id).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
 async fn jobs_are_claimed_once_and_finished_once() {
     for (name, s, _dir) in backends().await {
         store::write(&s, |tx| {

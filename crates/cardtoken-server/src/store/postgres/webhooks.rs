@@ -296,14 +296,21 @@ impl WebhookRepo for PgTx<'_> {
             let n: i64 = r.get(1);
             in_flight.insert(r.get(0), n as usize);
         }
-        // Rows another instance is claiming right now are skipped, not waited for.
+        // A few of each endpoint's due deliveries, oldest first (an endpoint's backlog cannot crowd the
+        // others out of the claim); rows another instance is claiming right now are skipped, not waited for.
+        // The conditions on `d` are repeated outside the subquery so that a row another claim has just
+        // taken is checked again once locked (READ COMMITTED re-reads the locked row, not the subquery).
         let candidates = self.query(
             "SELECT d.id, d.attempts, e.id, e.body, w.id, w.url, w.secret, \
                     CASE WHEN w.previous_until > $1 THEN w.previous_secret END, w.account_id, w.livemode \
-             FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-             WHERE d.status = 'pending' AND d.next_attempt <= $1 AND w.enabled AND w.deleted IS NULL \
+             FROM webhook_endpoints w \
+             CROSS JOIN LATERAL (SELECT x.id, x.attempts, x.event_id, x.next_attempt, x.created FROM deliveries x \
+                  WHERE x.endpoint_id = w.id AND x.status = 'pending' AND x.next_attempt <= $1 \
+                  ORDER BY x.next_attempt, x.created LIMIT $3) due \
+             JOIN deliveries d ON d.id = due.id JOIN events e ON e.id = d.event_id \
+             WHERE w.enabled AND w.deleted IS NULL AND d.status = 'pending' AND d.next_attempt <= $1 \
              ORDER BY d.next_attempt, d.created LIMIT $2 FOR UPDATE OF d SKIP LOCKED",
-            &[&now, &big(limit as u64 * 4)?],
+            &[&now, &big(limit as u64 * 4)?, &big(per_endpoint as u64)?],
         )?;
         let mut claimed = Vec::new();
         for r in candidates {

@@ -293,4 +293,8 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX dashboard_sessions_by_expiry ON dashboard_sessions (expires);",
     // 8: an account may take cards only encrypted (`card_jwe`)
     "ALTER TABLE accounts ADD COLUMN require_encryption INTEGER NOT NULL DEFAULT 0;",
+    // 9: due deliveries by endpoint (each claim takes a few of every endpoint's, so that one endpoint's
+    // backlog does not fill every claim)
+    "CREATE INDEX deliveries_due_by_endpoint ON deliveries (endpoint_id, next_attempt, created) \
+     WHERE status = 'pending';",
 ];

@@ -308,12 +308,17 @@ impl WebhookRepo for SqliteTx<'_> {
             let mut stmt = self.conn.prepare_cached(
                 "SELECT d.id, d.attempts, e.id, e.body, w.id, w.url, w.secret, \
                         CASE WHEN w.previous_until > ?1 THEN w.previous_secret END, w.account_id, w.livemode \
-                 FROM deliveries d JOIN events e ON e.id = d.event_id JOIN webhook_endpoints w ON w.id = d.endpoint_id \
-                 WHERE d.status = 'pending' AND d.next_attempt <= ?1 AND w.enabled = 1 AND w.deleted IS NULL \
+                 FROM webhook_endpoints w \
+                 JOIN deliveries d ON d.id IN (SELECT x.id FROM deliveries x WHERE x.endpoint_id = w.id \
+                      AND x.status = 'pending' AND x.next_attempt <= ?1 ORDER BY x.next_attempt, x.created LIMIT ?3) \
+                 JOIN events e ON e.id = d.event_id \
+                 WHERE w.enabled = 1 AND w.deleted IS NULL \
                  ORDER BY d.next_attempt, d.created LIMIT ?2",
             )?;
+            // A few of each endpoint's due deliveries, oldest first: an endpoint's backlog cannot crowd
+            // the others out of the claim.
             let rows = stmt
-                .query_map(params![now, (limit * 4) as i64], |r| {
+                .query_map(params![now, (limit * 4) as i64, per_endpoint as i64], |r| {
                     Ok(DueDelivery {
                         id: r.get(0)?,
                         attempts: r.get(1)?,
