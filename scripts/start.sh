@@ -7,4 +7,7 @@ ensure_npm
 bash scripts/build.sh
 say "building the server (release)"
 cargo build --quiet --release -p cardtoken-server
+# A development server on loopback: the demo shop's webhook receiver is on localhost, so endpoints may
+# be private addresses here (the server's default refuses them).
+export CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS="${CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS:-true}"
 exec target/release/cardtoken-server serve

@@ -9,16 +9,19 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
+/** The server binary the tests run (`CARDTOKEN_SERVER_BIN`, or the debug build). */
+export const serverBin = () => process.env.CARDTOKEN_SERVER_BIN || path.join(root, 'target/debug/cardtoken-server');
+
 export function startServer(env = {}, { demo = false } = {}) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cardtoken-e2e-'));
-  const bin = process.env.CARDTOKEN_SERVER_BIN || path.join(root, 'target/debug/cardtoken-server');
+  const bin = serverBin();
   const child = spawn(bin, ['serve'], {
     cwd: root,
     // Every browser test tokenizes from 127.0.0.1: the per-address card-testing limit (30 a minute) is
-    // lifted here; the API tests test it.
+    // lifted here; the API tests test it. The tests' webhook receivers listen on loopback.
     env: { ...process.env, CARDTOKEN_DATA_DIR: dataDir, CARDTOKEN_LISTEN: '127.0.0.1:0',
       CARDTOKEN_DEMO_LISTEN: demo ? '127.0.0.1:0' : 'off', RUST_LOG: 'warn',
-      CARDTOKEN_RATE_CLIENT_PER_MINUTE: '100000', ...env },
+      CARDTOKEN_RATE_CLIENT_PER_MINUTE: '100000', CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
   const stop = () => {

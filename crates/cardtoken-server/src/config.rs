@@ -45,7 +45,9 @@ pub struct Config {
     pub webhook_retry_secs: Vec<i64>,
     /// How long after the event a test card's dispute opens or its refund fails, in seconds (default 5).
     pub async_delay_secs: i64,
-    /// Whether webhook endpoints may be private or loopback addresses (default: in test mode).
+    /// Whether webhook endpoints may be private, loopback or link-local addresses
+    /// (`CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS`, default false: a merchant's endpoint must not reach the
+    /// server's own network; `npm start`, a development server on loopback, turns it on for the demo shop).
     pub allow_private_webhooks: bool,
     /// Seconds per fine monitoring bucket, and between alert evaluations (default 10).
     pub monitor_resolution_secs: i64,
@@ -183,7 +185,7 @@ impl Default for Config {
             unused_card_retention_secs: 24 * 60 * 60,
             webhook_retry_secs: vec![5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
             async_delay_secs: 5,
-            allow_private_webhooks: true,
+            allow_private_webhooks: false,
             monitor_resolution_secs: 10,
             dashboard_assets_dir: PathBuf::from("node_modules/uplot/dist"),
         }
@@ -382,6 +384,8 @@ impl Config {
             rate_key_per_minute: 1_000_000,
             rate_client_per_minute: 1_000_000,
             rate_card_per_hour: 1_000_000,
+            // The tests' receivers listen on loopback.
+            allow_private_webhooks: true,
             ..Config::default()
         }
     }

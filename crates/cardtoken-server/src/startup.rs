@@ -218,9 +218,18 @@ impl Application {
                     .ok();
                 if let Some(m) = merchant.clone() {
                     let (api_base, url) = (svc.api_base.clone(), format!("{origin}/shop/webhooks"));
+                    let private_allowed = svc.config.allow_private_webhooks;
                     tokio::spawn(async move {
                         if let Err(e) = m.register_receiver(&api_base, &url).await {
-                            tracing::warn!(error = %e, "the demo shop could not register its webhook receiver");
+                            if private_allowed {
+                                tracing::warn!(error = %e, "the demo shop could not register its webhook receiver");
+                            } else {
+                                tracing::warn!(
+                                    "the demo shop's webhook receiver is on this machine, and webhook endpoints \
+                                     may not be private addresses: set CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS=true \
+                                     (as npm start does) for the demo to receive its events"
+                                );
+                            }
                         }
                     });
                 }

@@ -469,6 +469,7 @@ impl Processor for Recorder {
         number: &cardtoken_types::CardNumber,
         amount: u64,
     ) -> cardtoken_server::domain::payments::processor::RefundDecision {
+        self.refunds.lock().unwrap().push(number.last4().to_string());
         TestCards.refund(number, amount)
     }
     fn disputes_after_capture(&self, number: &cardtoken_types::CardNumber) -> bool {

@@ -61,6 +61,7 @@ async fn cluster(n: usize, env: &[(&str, &str)]) -> Cluster {
             .env("CARDTOKEN_DEMO_LISTEN", "off")
             .env("CARDTOKEN_DATABASE_POOL", "8")
             .env("CARDTOKEN_RATE_CLIENT_PER_MINUTE", "1000000")
+            .env("CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS", "true")
             .env("RUST_LOG", "warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
