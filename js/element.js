@@ -50,11 +50,11 @@ export function defineCardFieldsElement(name = 'cardtoken-card-fields') {
       this.#unmount();
     }
 
+    // A changed key, API base or locale remounts; a key set after the element was connected mounts.
     attributeChangedCallback(_name, before, after) {
-      if (before !== after && this.#mounted) {
-        this.#unmount();
-        this.#schedule();
-      }
+      if (before === after) return;
+      if (this.#mounted) this.#unmount();
+      this.#schedule();
     }
 
     formResetCallback() {

@@ -69,11 +69,13 @@ const cache = new Map(); // JWKS URL -> Promise<{key, skewMs} | null>, shared by
 
 export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
   const url = `${apiBase.replace(/\/+$/, '')}/.well-known/jwks.json`;
-  const fetchKeys = () => {
+  // `fresh`: past the browser's HTTP cache, which may hold the keys for minutes (max-age) after a
+  // rotation retired the one it holds.
+  const fetchKeys = (fresh) => {
     const c = new AbortController();
     const timer = setTimeout(() => c.abort(), timeoutMs);
     const asked = Date.now();
-    return fetch(url, { mode: 'cors', credentials: 'omit', signal: c.signal })
+    return fetch(url, { mode: 'cors', credentials: 'omit', signal: c.signal, cache: fresh ? 'no-store' : 'default' })
       .then(
         (r) => {
           if (r.status === 404) return null;
@@ -98,7 +100,7 @@ export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
     /** The card's JSON encrypted, or null. `refresh`: fetch the keys again first (a key was retired). */
     async encrypt(cardJson, refresh = false) {
       if (!canEncrypt()) return null;
-      if (!cache.has(url) || refresh) cache.set(url, fetchKeys());
+      if (!cache.has(url) || refresh) cache.set(url, fetchKeys(refresh));
       const keys = cache.get(url);
       let current;
       try {

@@ -4,6 +4,7 @@
 // root, and through the <cardtoken-card-fields> custom element (cardtoken/element), tokenizing.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, cpSync, writeFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'vite';
 import { engine, engineName, openBrowser } from '../support/webdriver.mjs';
 import { serveStatic } from '../support/browser.mjs';
-import { startServer } from '../support/server.mjs';
+import { serverBin, startServer } from '../support/server.mjs';
 import { install, pack } from '../support/packed.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -117,6 +118,33 @@ const ELEMENT = `<!doctype html><meta charset="utf-8"><output id="result">loadin
   };
 </script>`;
 
+// The custom element inserted without its key, which the page sets later (once it has fetched it, say).
+const ELEMENT_LATE = `<!doctype html><meta charset="utf-8"><output id="result">loading</output>
+<script>${REPORT}</script>
+<script type="module">
+  import '/node_modules/cardtoken/pkg/element.js';
+  const q = new URLSearchParams(location.search);
+  const t = window.__t = { events: [] };
+  const el = document.createElement('cardtoken-card-fields');
+  el.setAttribute('api-base', q.get('api'));
+  for (const type of ['ready', 'error']) el.addEventListener(type, (e) => t.events.push([type, e.detail]));
+  document.body.append(el);
+  setTimeout(() => el.setAttribute('publishable-key', q.get('pk')), 200);
+</script>`;
+
+// A page that stays open while the server's encryption key changes: tokenizes at once, then when asked.
+const ROTATE = `<!doctype html><meta charset="utf-8"><output id="result">loading</output>
+<script>${REPORT}</script>
+<script type="module">
+  import { load } from '/node_modules/cardtoken/pkg/index.js';
+  const q = new URLSearchParams(location.search);
+  const client = await load(q.get('pk'), { apiBase: q.get('api') });
+  const t = window.__t = { tokens: [] };
+  t.tokenize = () => client.createToken({ number: '4242424242424242', exp_month: 12, exp_year: 2034, cvc: '123' })
+    .then((token) => t.tokens.push(token.id.slice(0, 4)), (e) => t.tokens.push('rejected: ' + e.code));
+  t.tokenize();
+</script>`;
+
 /** In the card fields' frame (`frame`: a reference to its iframe element), types a Visa card. */
 async function typeCard(frame) {
   await s.top();
@@ -138,6 +166,8 @@ before(async () => {
   page('plain.html', '/node_modules/cardtoken/pkg/index.js');
   writeFileSync(path.join(app, 'shadow.html'), SHADOW);
   writeFileSync(path.join(app, 'element.html'), ELEMENT);
+  writeFileSync(path.join(app, 'element-late.html'), ELEMENT_LATE);
+  writeFileSync(path.join(app, 'rotate.html'), ROTATE);
   page('importmap.html', 'cardtoken',
     '<script type="importmap">{"imports":{"cardtoken":"/node_modules/cardtoken/pkg/index.js"}}</script>');
   [site, api, browser] = await Promise.all([serveStatic(app), startServer(), openBrowser(engineName())]);
@@ -247,4 +277,36 @@ test(name('the custom element mounts in its own closed shadow root, dispatches C
   assert.ok(events.some(([type, , d]) => type === 'change' && d.complete && d.brand === 'visa'));
   const seen = JSON.stringify([events, paid.entries, paid.html]);
   for (const digits of ['4242424242424242', '4242 4242 4242 4242', '"123"']) assert.ok(!seen.includes(digits), `no ${digits} on the page`);
+});
+
+test(name('the custom element mounts once its publishable-key is set after it was connected'), async () => {
+  await s.goto(`${site.url}/element-late.html${query()}`);
+  const events = await s.waitFor(() => (window.__t?.events.length ? window.__t.events : null), [],
+    { timeout: 30000, message: 'an event from the element' });
+  assert.deepEqual(events[0], ['ready', { complete: false, empty: true, brand: null, error: null }]);
+});
+
+test(name('after the encryption key is rotated with no grace, an open page fetches the new key past its HTTP cache'), async () => {
+  // Its own server: the rotation must not reach the other tests' pages.
+  const own = await startServer();
+  try {
+    const kids = async () => (await (await fetch(`${own.api}/.well-known/jwks.json`)).json()).keys.map((k) => k.kid);
+    const before = await kids();
+    await s.goto(`${site.url}/rotate.html?${new URLSearchParams({ pk: own.pk, api: own.api })}`);
+    const tokens = (n) => s.waitFor((k) => (window.__t?.tokens.length === k ? window.__t.tokens : null), [n],
+      { timeout: 30000, message: `token ${n}` });
+    assert.deepEqual(await tokens(1), ['tok_']);
+    execFileSync(serverBin(), ['keys', 'rotate-encryption', '--grace', '0'],
+      { env: { ...process.env, CARDTOKEN_DATA_DIR: own.dataDir }, stdio: 'ignore' });
+    const deadline = Date.now() + 15000;
+    while ((await kids())[0] === before[0]) {
+      assert.ok(Date.now() < deadline, 'the running server took up the new key');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.equal((await kids()).includes(before[0]), false, 'the old key is retired at once');
+    await s.execute(() => window.__t.tokenize());
+    assert.deepEqual(await tokens(2), ['tok_', 'tok_']);
+  } finally {
+    own.stop();
+  }
 });
