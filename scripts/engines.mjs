@@ -48,14 +48,23 @@ function run(job, group) {
     process.stdout.write(`${prefix}==> ${group.name}\n`);
     const [cmd, args] = group.cmd;
     const child = spawn(cmd, args, { cwd: root, env: { ...process.env, ...job.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const kept = []; // the group's output, to repeat its failures after the summary
     const pipe = (from, to) => {
       let rest = '';
       from.on('data', (chunk) => {
         const lines = (rest + chunk).split('\n');
         rest = lines.pop();
-        for (const line of lines) to.write(prefix + line + '\n');
+        for (const line of lines) {
+          to.write(prefix + line + '\n');
+          kept.push(line);
+        }
       });
-      from.on('end', () => { if (rest) to.write(prefix + rest + '\n'); });
+      from.on('end', () => {
+        if (rest) {
+          to.write(prefix + rest + '\n');
+          kept.push(rest);
+        }
+      });
     };
     pipe(child.stdout, process.stdout);
     pipe(child.stderr, process.stderr);
@@ -66,7 +75,7 @@ function run(job, group) {
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       resolve({ job: job.label, group: group.name, ok: code === 0, code: code ?? signal,
-        seconds: Math.round((Date.now() - started) / 1000) });
+        seconds: Math.round((Date.now() - started) / 1000), output: kept });
     });
   });
 }
@@ -86,5 +95,13 @@ for (const r of results) {
   console.log(`  ${r.ok ? 'pass' : 'FAIL'}  ${r.job.padEnd(30)} ${r.group.padEnd(40)} ${String(r.seconds).padStart(4)} s`);
 }
 const failed = results.filter((r) => !r.ok);
+// Each failed group's failures again, last, where a CI log's tail shows them: node:test's list of failing
+// tests (with their errors) when it printed one, else the group's last lines.
+for (const r of failed) {
+  const from = r.output.findIndex((l) => /failing tests:/.test(l));
+  const lines = (from >= 0 ? r.output.slice(from) : r.output.slice(-40)).slice(0, 120);
+  console.log(`\nFAILED: ${r.job}, ${r.group} (exit ${r.code}):`);
+  for (const line of lines) console.log(`  ${line}`);
+}
 console.log(`engines: ${results.length - failed.length} passed, ${failed.length} failed`);
 process.exit(failed.length ? 1 : 0);
