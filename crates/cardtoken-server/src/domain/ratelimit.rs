@@ -1,18 +1,25 @@
 //! The card-testing defence on tokenization: token buckets (not fixed windows, which let twice the
-//! limit through across a boundary) per client address, per card (fingerprint) and per publishable
-//! key. A refused card costs more than an accepted one, so a script trying numbers runs dry quickly while
-//! a shopper retyping a card does not. The per-key bucket is a high ceiling, shared by every instance
-//! when several run: it lives in storage, and each instance takes its budget in small leases (a
-//! twentieth of the bucket, at most 100) that it spends locally, so instances do not queue on one row
-//! for every request. The per-address and per-card buckets are each instance's.
+//! limit through across a boundary) per client address (an IPv6 client by its /64, which one host
+//! gets whole), per card (fingerprint) and per publishable key. A refused card costs more than an
+//! accepted one, so a script trying numbers (or one number's expiry and CVC) runs dry quickly while a
+//! shopper retyping a card does not.
+//!
+//! One instance (SQLite) keeps the buckets in memory. Several instances (PostgreSQL) share them all in
+//! storage, so N instances do not give a client N budgets: a request first reads its address's bucket
+//! (and is refused there when it is empty), its token then takes from the address's and the card's
+//! buckets inside the transaction that stores the token (no commit of its own), and a refused card is
+//! charged in a write of its own. The per-key bucket is a high ceiling, taken in small leases (a
+//! twentieth of the bucket, at most 100) that each instance spends locally, so instances do not queue on
+//! one row for every request.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::store::{self, Scope};
+use crate::store::{self, Scope, Tx};
 
+use super::idempotency::OpResult;
 use super::{Error, Services};
 
 /// A bucket's shape: how many at once, and how fast it refills.
@@ -29,6 +36,17 @@ impl Rule {
 
     pub fn per_hour(n: u32) -> Rule {
         Rule { capacity: f64::from(n), per_sec: f64::from(n) / 3600.0 }
+    }
+
+    /// Seconds until `cost` fits in a bucket holding `available`.
+    fn wait(self, available: f64, cost: f64) -> f64 {
+        if available >= cost {
+            0.0
+        } else if self.per_sec > 0.0 {
+            (cost - available) / self.per_sec
+        } else {
+            f64::INFINITY
+        }
     }
 }
 
@@ -51,11 +69,7 @@ impl Local {
             0.0
         } else {
             map.insert(key.to_string(), (available, now));
-            if rule.per_sec > 0.0 {
-                (cost - available) / rule.per_sec
-            } else {
-                f64::INFINITY
-            }
+            rule.wait(available, cost)
         }
     }
 }
@@ -68,7 +82,7 @@ pub struct Limits {
     pub per_card: Rule,
     /// What a refused card costs, against 1 for an accepted one.
     pub failure_cost: f64,
-    /// Whether the per-key ceiling lives in storage (several instances) or here (one).
+    /// Whether the buckets live in storage (several instances) or here (one).
     pub shared: bool,
     keys: Local,
     clients: Local,
@@ -99,11 +113,38 @@ const CLIENT: &str = "Too many cards were tried from your address. Wait a little
 const CARD: &str = "This card was tried too many times. Wait a little and try again.";
 const KEY: &str = "Too many cards were tokenized with this key. Wait a little and try again.";
 
-/// Before a tokenization: the client's bucket (one unit).
-pub fn admit_client(svc: &Services, client: Option<IpAddr>) -> Result<(), Error> {
+/// The bucket of a client address: an IPv4 address (or one mapped into IPv6) alone; an IPv6 address by
+/// its /64, since one host is given a whole /64 and can pick any address in it.
+pub fn client_bucket(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => format!("client:{v4}"),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("client:{v4}"),
+            None => {
+                let s = v6.segments();
+                format!("client:{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
+}
+
+fn card_bucket(fingerprint: &str) -> String {
+    format!("card:{fingerprint}")
+}
+
+/// Before a tokenization: the client's bucket must hold a unit (taken here on one instance; in storage,
+/// only read here, and taken with the token).
+pub async fn admit_client(svc: &Services, client: Option<IpAddr>) -> Result<(), Error> {
     let Some(ip) = client else { return Ok(()) };
     let l = &svc.limits;
-    let wait = l.clients.take(&ip.to_string(), l.per_client, 1.0, svc.now() as f64, false);
+    let (key, rule, now) = (client_bucket(ip), l.per_client, svc.now() as f64);
+    let wait = if l.shared {
+        let available =
+            store::read(&svc.store, move |tx| tx.peek_tokens(&key, rule.capacity, rule.per_sec, now)).await?;
+        rule.wait(available, 1.0)
+    } else {
+        l.clients.take(&key, rule, 1.0, now, false)
+    };
     if wait > 0.0 {
         tracing::warn!("tokenization refused: client address over its limit");
         return Err(limited(wait, CLIENT));
@@ -111,28 +152,92 @@ pub fn admit_client(svc: &Services, client: Option<IpAddr>) -> Result<(), Error>
     Ok(())
 }
 
-/// A refused card: the client pays the difference to a failure's cost (even into debt).
-pub fn charge_failure(svc: &Services, client: Option<IpAddr>, fingerprint: Option<&str>) {
+/// A refused card: the client pays a failure's cost, and so does the card when its number was good
+/// (its expiry or CVC was not: someone may be guessing them), even into debt.
+pub async fn charge_failure(svc: &Services, client: Option<IpAddr>, fingerprint: Option<&str>) {
     let l = &svc.limits;
     let now = svc.now() as f64;
-    let extra = l.failure_cost - 1.0;
-    if let Some(ip) = client {
-        l.clients.take(&ip.to_string(), l.per_client, extra, now, true);
+    let cost = l.failure_cost;
+    if !l.shared {
+        if let Some(ip) = client {
+            // One unit was taken on admission.
+            l.clients.take(&client_bucket(ip), l.per_client, cost - 1.0, now, true);
+        }
+        if let Some(f) = fingerprint {
+            l.cards.take(&card_bucket(f), l.per_card, cost, now, true);
+        }
+        return;
     }
-    if let Some(f) = fingerprint {
-        l.cards.take(f, l.per_card, l.failure_cost, now, true);
+    let charges: Vec<(String, Rule)> = client
+        .map(|ip| (client_bucket(ip), l.per_client))
+        .into_iter()
+        .chain(fingerprint.map(|f| (card_bucket(f), l.per_card)))
+        .collect();
+    if charges.is_empty() {
+        return;
+    }
+    let charged = store::write(&svc.store, move |tx| {
+        for (key, rule) in &charges {
+            tx.charge_tokens(key, rule.capacity, rule.per_sec, cost, now)?;
+        }
+        Ok(())
+    })
+    .await;
+    if let Err(e) = charged {
+        tracing::warn!(error = %e, "a refused card's cost could not be charged");
     }
 }
 
-/// Once the card parses: its own bucket (by fingerprint, never by number).
+/// Once the card parses: its own bucket (by fingerprint, never by number). On one instance it is taken
+/// here; with shared buckets, by [`take_in`] with the token.
 pub fn admit_card(svc: &Services, fingerprint: &str) -> Result<(), Error> {
     let l = &svc.limits;
-    let wait = l.cards.take(fingerprint, l.per_card, 1.0, svc.now() as f64, false);
+    if l.shared {
+        return Ok(());
+    }
+    let wait = l.cards.take(&card_bucket(fingerprint), l.per_card, 1.0, svc.now() as f64, false);
     if wait > 0.0 {
         tracing::warn!("tokenization refused: card over its limit");
         return Err(limited(wait, CARD));
     }
     Ok(())
+}
+
+/// What a token still has to take from shared buckets, inside the transaction that stores it (nothing
+/// on one instance, where admission took it).
+#[derive(Clone, Debug, Default)]
+pub struct Takes(Vec<(String, Rule, &'static str)>);
+
+/// The shared buckets a token takes from: its client's, and its card's unless the card is exempt.
+pub fn takes(svc: &Services, client: Option<IpAddr>, card: Option<&str>) -> Takes {
+    let l = &svc.limits;
+    if !l.shared {
+        return Takes::default();
+    }
+    let mut takes = Vec::new();
+    if let Some(ip) = client {
+        takes.push((client_bucket(ip), l.per_client, CLIENT));
+    }
+    if let Some(f) = card {
+        takes.push((card_bucket(f), l.per_card, CARD));
+    }
+    Takes(takes)
+}
+
+/// Takes one unit from each bucket of `takes` in the caller's transaction, or refuses (taking nothing
+/// that matters: the transaction's writes are the token's, which a refusal does not make).
+pub fn take_in(tx: &mut dyn Tx, takes: &Takes, now: i64) -> OpResult<()> {
+    for (key, rule, message) in &takes.0 {
+        let wait = tx.take_tokens(key, rule.capacity, rule.per_sec, 1.0, now as f64)?;
+        if wait > 0.0 {
+            tracing::warn!(
+                "tokenization refused: {}",
+                if *message == CLIENT { "client address" } else { "card" }
+            );
+            return Ok(Err(limited(wait, message)));
+        }
+    }
+    Ok(Ok(()))
 }
 
 /// The key's ceiling: in storage when instances share it.
@@ -184,6 +289,15 @@ async fn take_leased(svc: &Services, bucket: &str, now: f64) -> Result<f64, Erro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_and_a_mapped_ipv4_as_itself() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(client_bucket(ip("2001:db8:1:2::1")), client_bucket(ip("2001:db8:1:2:ffff::9")));
+        assert_ne!(client_bucket(ip("2001:db8:1:2::1")), client_bucket(ip("2001:db8:1:3::1")));
+        assert_eq!(client_bucket(ip("::ffff:192.0.2.7")), client_bucket(ip("192.0.2.7")));
+        assert_ne!(client_bucket(ip("192.0.2.7")), client_bucket(ip("192.0.2.8")));
+    }
 
     #[test]
     fn buckets_refill_over_time_and_debts_take_longer_to_repay() {

@@ -3,7 +3,7 @@
 //! by a payment, within its lifetime (15 minutes by default).
 
 use cardtoken_types::wire::{CardData, CardDataError, CardInput, Token, TokenCard, TokenRequest};
-use cardtoken_types::{check_number, Brand, NumberError, NumberOptions};
+use cardtoken_types::{check_number, Brand, CardNumber, NumberError, NumberOptions};
 
 use crate::clock::year_month;
 use crate::ids::new_id;
@@ -67,7 +67,7 @@ pub async fn create(
 ) -> Reply<Token> {
     let encrypted = request.card_jwe.is_some();
     match admit(svc, caller, client, request).await {
-        Ok(record) => store_token(svc, caller, record, encrypted, idem, render).await,
+        Ok((record, takes)) => store_token(svc, caller, record, takes, encrypted, idem, render).await,
         Err(e) => Reply::Fresh(Err(e)),
     }
 }
@@ -123,45 +123,53 @@ async fn card_of(
     }
 }
 
-/// The checks and the sealing: answers the record to store.
+/// The checks and the sealing: answers the record to store, and what it still takes from shared buckets.
 async fn admit(
     svc: &Services,
     caller: &Caller,
     client: Option<std::net::IpAddr>,
     request: TokenRequest,
-) -> Result<TokenRecord, Error> {
+) -> Result<(TokenRecord, ratelimit::Takes), Error> {
     let now = svc.now();
-    ratelimit::admit_client(svc, client)?;
+    ratelimit::admit_client(svc, client).await?;
     let input = match card_of(svc, caller, request, now).await {
         Ok(c) => c,
         Err(e) => {
             // Undecryptable data costs what a refused card costs: it may be a script probing.
-            ratelimit::charge_failure(svc, client, None);
+            ratelimit::charge_failure(svc, client, None).await;
             return Err(e);
         }
     };
+    // The contract's test cards are public: in test mode, limiting them protects no one.
+    let limited =
+        |number: &CardNumber| caller.scope.livemode || !super::payments::processor::is_test_card(number);
     let fields = input.fields();
     let card = match CardData::parse(fields, year_month(now)) {
         Ok(c) => c,
         Err(e) => {
-            ratelimit::charge_failure(svc, client, None);
+            // A good number with a wrong expiry or CVC: its card pays too (someone may be guessing them).
+            let number = CardNumber::parse(fields.number).ok().filter(|n| limited(n));
+            let fingerprint = number.map(|n| svc.vault.fingerprint(&n));
+            ratelimit::charge_failure(svc, client, fingerprint.as_deref()).await;
             return Err(card_error(e, fields.number));
         }
     };
     let fingerprint = svc.vault.fingerprint(&card.number);
-    // The contract's test cards are public: in test mode, limiting them protects no one.
-    if caller.scope.livemode || !super::payments::processor::is_test_card(&card.number) {
+    let card_limited = limited(&card.number);
+    if card_limited {
         ratelimit::admit_card(svc, &fingerprint)?;
     }
     ratelimit::admit_key(svc, &caller.scope, &caller.key_id).await?;
+    let takes = ratelimit::takes(svc, client, card_limited.then_some(fingerprint.as_str()));
     let record = seal(svc, caller, &card, fingerprint, now).await?;
-    Ok(record)
+    Ok((record, takes))
 }
 
 async fn store_token(
     svc: &Services,
     caller: &Caller,
     record: TokenRecord,
+    takes: ratelimit::Takes,
     encrypted: bool,
     idem: Option<Idempotency>,
     render: Render<Token>,
@@ -169,6 +177,9 @@ async fn store_token(
     let now = record.created;
     let token = token_json(&record);
     let reply = idempotency::run(svc, &caller.scope, idem, render, move |tx| {
+        if let Err(e) = ratelimit::take_in(tx, &takes, now)? {
+            return Ok(Err(e));
+        }
         tx.insert_token(&record)?;
         Ok(Ok(token))
     })

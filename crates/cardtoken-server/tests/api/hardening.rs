@@ -193,6 +193,41 @@ async fn one_card_tried_from_many_addresses_is_stopped_by_its_own_bucket() {
     assert!(statuses[20..].iter().all(|s| *s == 429), "{statuses:?}");
 }
 
+#[tokio::test]
+async fn guessing_one_numbers_expiry_and_cvc_runs_its_card_dry_from_any_address() {
+    // The number is good, its expiry or CVC is not: each refusal costs the card three of its 20 an hour,
+    // so after seven the right expiry and CVC are refused too, wherever they come from.
+    let app = spawn_app_with(default_limits).await;
+    let number = visa(4343, true);
+    for (i, (month, year, cvc)) in [
+        (1, 2021, "123"),
+        (2, 2021, "123"),
+        (12, 2040, "1"),
+        (12, 2040, "12"),
+        (3, 2020, "123"),
+        (13, 2040, "123"),
+    ]
+    .into_iter()
+    .chain(std::iter::once((4, 2019, "123")))
+    .enumerate()
+    {
+        let resp = client_from(80 + i as u8)
+            .post(format!("{}/v1/tokens", app.base))
+            .bearer_auth(&app.pk)
+            .json(&json!({"card": {"number": number, "exp_month": month, "exp_year": year, "cvc": cvc}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::PAYMENT_REQUIRED, "guess {i}");
+    }
+    let right = tokenize_as(&app, &client_from(99), &number, None).await;
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = right.json().await.unwrap();
+    assert!(body["error"]["message"].as_str().unwrap().contains("This card"), "{body}");
+    // Another card from the same addresses is untouched.
+    assert_eq!(tokenize_as(&app, &client_from(80), &visa(4344, true), None).await.status(), StatusCode::OK);
+}
+
 /// A receiver that answers 500 and then streams a body that never ends, until the server hangs up.
 struct Endless {
     url: String,

@@ -246,6 +246,70 @@ async fn the_per_key_ceiling_holds_across_instances() {
 }
 
 #[tokio::test]
+async fn the_per_address_and_per_card_limits_hold_across_instances() {
+    if postgres().is_none() {
+        return;
+    }
+    // One address may make 12 tokens a minute, whichever instances its requests reach (one bucket each
+    // would let 36 through); then one card may be tried 5 times an hour, from any address.
+    let c = cluster(3, &[("CARDTOKEN_RATE_CLIENT_PER_MINUTE", "12"), ("CARDTOKEN_RATE_CARD_PER_HOUR", "5")])
+        .await;
+    let started = std::time::Instant::now();
+    let mut outcomes = BTreeMap::<u16, usize>::new();
+    for i in 0..36u64 {
+        let number = format!("4{:014}", 1000 + i * 7);
+        let number = format!("{number}{}", luhn_digit(&number));
+        let body = json!({"card": card(&number, "123")});
+        let (status, _) = c.call(i as usize, Method::POST, "/v1/tokens", &c.pk, Some(body), None).await;
+        *outcomes.entry(status.as_u16()).or_default() += 1;
+    }
+    let refilled = (started.elapsed().as_secs_f64() / 5.0).floor() as usize;
+    let ok = outcomes.get(&200).copied().unwrap_or(0);
+    assert!((12..=12 + refilled).contains(&ok), "one bucket for the address across instances: {outcomes:?}");
+
+    // The same card from 12 addresses (behind no proxy the address is the connection's: loopback ones).
+    let mut ok = 0;
+    for i in 0..12u8 {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 1, 10 + i)))
+            .build()
+            .unwrap();
+        let resp = client
+            .post(format!("{}/v1/tokens", c.base(usize::from(i))))
+            .bearer_auth(&c.pk)
+            .json(&json!({"card": card("4111111111111111", "123")}))
+            .send()
+            .await
+            .unwrap();
+        ok += usize::from(resp.status() == StatusCode::OK);
+    }
+    assert_eq!(ok, 5, "one bucket for the card across instances and addresses");
+}
+
+/// The Luhn check digit that completes `body`.
+fn luhn_digit(body: &str) -> u32 {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let dd = d * 2;
+                if dd > 9 {
+                    dd - 9
+                } else {
+                    dd
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
+#[tokio::test]
 async fn each_event_reaches_its_receiver_once_from_every_worker_and_all_arrive_when_one_instance_is_killed() {
     if postgres().is_none() {
         return;
