@@ -216,16 +216,25 @@ pub async fn revoke_key(store: &std::sync::Arc<dyn Store>, key_id: &str, now: i6
 }
 
 /// The first start: if there is no account at all, makes one and answers it with its keys.
+/// The setting that says which starting instance makes the first account.
+const FIRST_ACCOUNT_CLAIM: &str = "first_account_claim";
+
 pub async fn ensure_first_account(
     store: &std::sync::Arc<dyn Store>,
     now: i64,
 ) -> Result<Option<NewAccount>, Error> {
+    let claim = id("first")?;
     Ok(store::write(store, move |tx| {
-        if tx.list_accounts()?.is_empty() {
-            create_account_in(tx, "Default", now).map(Some)
-        } else {
-            Ok(None)
+        if !tx.list_accounts()?.is_empty() {
+            return Ok(None);
         }
+        // Instances starting together on an empty database each find no account: the first to store
+        // its claim makes it (a second one's insert waits for the first's commit, then finds its claim).
+        tx.insert_setting(FIRST_ACCOUNT_CLAIM, claim.as_bytes())?;
+        if tx.get_setting(FIRST_ACCOUNT_CLAIM)?.as_deref() != Some(claim.as_bytes()) {
+            return Ok(None);
+        }
+        create_account_in(tx, "Default", now).map(Some)
     })
     .await?)
 }

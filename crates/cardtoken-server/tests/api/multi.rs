@@ -246,6 +246,65 @@ async fn the_per_key_ceiling_holds_across_instances() {
 }
 
 #[tokio::test]
+async fn instances_started_together_on_an_empty_database_make_one_first_account() {
+    if postgres().is_none() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_config(dir.path()).await.database_url;
+    let keys = dir.path().join("shared-keys.json");
+    // The keys file first, so that the instances do not race to make it.
+    let mut cfg = test_config(dir.path()).await;
+    cfg.keys_file = Some(keys.clone());
+    drop(cardtoken_server::startup::open_vault(&cfg).unwrap());
+    let children: Vec<Child> = (0..3)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
+                .arg("serve")
+                .env("CARDTOKEN_DATA_DIR", dir.path().join(format!("instance-{i}")))
+                .env("CARDTOKEN_DATABASE_URL", &url)
+                .env("CARDTOKEN_KEYS_FILE", &keys)
+                .env("CARDTOKEN_LISTEN", "127.0.0.1:0")
+                .env("CARDTOKEN_DEMO_LISTEN", "off")
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut instances = Vec::new();
+    let mut created = 0;
+    for mut child in children {
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            if let Some(u) = line.strip_prefix("cardtoken API listening on ") {
+                base = Some(u.to_string());
+            }
+            created += usize::from(line.contains("was created with a test key pair"));
+            if line.contains("secret key:") || line.contains("secret keys are shown only") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        instances.push(Instance { child, base: base.expect("the instance started") });
+    }
+    assert_eq!(created, 1, "one instance made the first account");
+    let out = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
+        .args(["accounts", "list"])
+        .env("CARDTOKEN_DATA_DIR", dir.path().join("instance-0"))
+        .env("CARDTOKEN_DATABASE_URL", &url)
+        .env("CARDTOKEN_KEYS_FILE", &keys)
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(listed.matches("acct_").count(), 1, "{listed}");
+    drop(instances);
+}
+
+#[tokio::test]
 async fn the_per_address_and_per_card_limits_hold_across_instances() {
     if postgres().is_none() {
         return;
