@@ -335,6 +335,9 @@ async fn keys(store: &Arc<dyn Store>, config: &Config, action: KeysAction) -> Re
             let grace = parse_duration(&grace)?;
             let now = crate::clock::SystemClock.now();
             let (kid, retiring) = rotate_encryption(config, now, grace)?;
+            // Instances started from now on hold the new key: the database knows it as the deployment's.
+            let vault = crate::startup::open_vault(config)?;
+            crate::domain::tokens::record_encryption_keys(store, &vault).await?;
             say!("encryption key {kid} is current");
             for old in retiring {
                 say!("  {old} decrypts until {}", now + grace);

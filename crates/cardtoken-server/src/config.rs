@@ -69,6 +69,10 @@ pub struct Config {
     /// How long an unused token's encrypted card data is kept after it expired, in seconds (default a day);
     /// its brand, last four and fingerprint stay.
     pub unused_card_retention_secs: i64,
+    /// On a stop (SIGTERM), how long `/readyz` answers 503 while the instance still serves, so that a load
+    /// balancer's health checks take it out of rotation before it stops accepting (`CARDTOKEN_DRAIN_SECS`,
+    /// default 0).
+    pub drain_secs: u64,
 }
 
 /// An address block, `10.0.0.0/8` or `2001:db8::/32` (a bare address is a block of one).
@@ -183,6 +187,7 @@ impl Default for Config {
             rate_failure_cost: 3.0,
             trusted_proxies: Vec::new(),
             unused_card_retention_secs: 24 * 60 * 60,
+            drain_secs: 0,
             webhook_retry_secs: vec![5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
             async_delay_secs: 5,
             allow_private_webhooks: false,
@@ -363,6 +368,9 @@ impl Config {
         }
         if let Some(v) = env("CARDTOKEN_DASHBOARD_ASSETS_DIR") {
             c.dashboard_assets_dir = PathBuf::from(v);
+        }
+        if let Some(v) = parse_env("CARDTOKEN_DRAIN_SECS")? {
+            c.drain_secs = v;
         }
         if let Some(v) = parse_env("CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS")? {
             c.allow_private_webhooks = v;

@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
@@ -43,6 +44,12 @@ pub enum StartupError {
          CARDTOKEN_FINGERPRINT_KEY"
     )]
     KeyMismatch(String),
+    #[error(
+        "this instance's card-encryption keys are not the deployment's: browsers would encrypt cards to keys \
+         the other instances cannot open. Every instance must share one keys file (CARDTOKEN_KEYS_FILE), \
+         where the encryption keys live"
+    )]
+    EncryptionKeyMismatch,
 }
 
 /// Opens the store a database URL names (and runs its migrations), off the async workers.
@@ -71,18 +78,33 @@ pub fn open_vault(config: &Config) -> Result<Vault, StartupError> {
 /// the ones the database's data was sealed with.
 async fn check_keys(store: &Arc<dyn Store>, vault: &Vault) -> Result<(), StartupError> {
     let checks = vault.key_checks();
+    let encryption = vault.encryption_checks();
     let mismatch = crate::store::write(store, move |tx| {
         for (name, value) in &checks {
             tx.insert_setting(name, value)?;
             if tx.get_setting(name)?.as_deref() != Some(value.as_slice()) {
-                return Ok(Some(name.trim_start_matches("key-check:").to_string()));
+                return Ok(Some(StartupError::KeyMismatch(
+                    name.trim_start_matches("key-check:").to_string(),
+                )));
             }
+        }
+        // The deployment's encryption keys: this instance must hold one of those the database knows
+        // (a rotation records its new key, and the old ones stay in the keys file for their grace), and
+        // each of its keys must be what the database knows by that id.
+        let known = tx.list_settings(crate::vault::ENCRYPTION_CHECK)?;
+        let shares_one = encryption.iter().any(|mine| known.iter().any(|k| k == mine));
+        let clashes = encryption.iter().any(|(n, v)| known.iter().any(|(kn, kv)| kn == n && kv != v));
+        if (!known.is_empty() && !shares_one) || clashes {
+            return Ok(Some(StartupError::EncryptionKeyMismatch));
+        }
+        for (name, value) in &encryption {
+            tx.insert_setting(name, value)?;
         }
         Ok(None)
     })
     .await?;
     match mismatch {
-        Some(which) => Err(StartupError::KeyMismatch(which)),
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }
@@ -197,9 +219,12 @@ impl Application {
     ) -> std::io::Result<()> {
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let state = self.state.clone();
+        let drain = Duration::from_secs(self.state.config.drain_secs);
         tokio::spawn(async move {
             signal.await;
+            // Not ready from now on; still serving for the drain, so that health checks see it first.
             state.begin_stopping();
+            tokio::time::sleep(drain).await;
             let _ = stop_tx.send(true);
         });
         let stopped = move |mut rx: tokio::sync::watch::Receiver<bool>| async move {

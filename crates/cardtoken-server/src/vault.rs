@@ -133,6 +133,9 @@ struct KeyRing {
     encryption: Vec<EncryptionKey>,
 }
 
+/// The settings' names of the card-encryption keys' check values begin with this.
+pub const ENCRYPTION_CHECK: &str = "key-check:encryption:";
+
 pub struct Vault {
     ring: RwLock<KeyRing>,
     keys_path: PathBuf,
@@ -340,6 +343,22 @@ impl Vault {
 
     /// A check value of each key (HMAC of a fixed label under it): the database keeps them, so an
     /// instance started with other keys than the ones its data was sealed with can refuse to run.
+    /// A check value of each card-encryption key, named by its id: the database keeps them, so an
+    /// instance with encryption keys of its own (a keys file not shared) can refuse to run rather than
+    /// publish keys the other instances cannot decrypt to.
+    pub fn encryption_checks(&self) -> Vec<(String, Vec<u8>)> {
+        let ring = self.read();
+        ring.encryption
+            .iter()
+            .map(|k| {
+                let private = k.stored_private();
+                let mut key = Zeroizing::new([0u8; 32]);
+                key.copy_from_slice(&Sha256::digest(private.as_bytes()));
+                (format!("{ENCRYPTION_CHECK}{}", k.kid), derive(&key, b"cardtoken/v1/key-check").to_vec())
+            })
+            .collect()
+    }
+
     pub fn key_checks(&self) -> Vec<(String, Vec<u8>)> {
         let ring = self.read();
         let check = |key: &Key| derive(key, b"cardtoken/v1/key-check").to_vec();

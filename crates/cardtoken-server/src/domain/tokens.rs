@@ -77,6 +77,24 @@ pub fn encryption_keys(svc: &Services) -> crate::jwe::Jwks {
     svc.vault.jwks(svc.now())
 }
 
+/// Records the check values of the vault's card-encryption keys in storage (after a rotation, or once a
+/// running instance has read a rotated keys file), so that instances started later holding them are
+/// recognized as the deployment's (see `startup::check_keys`).
+pub async fn record_encryption_keys(
+    store: &std::sync::Arc<dyn store::Store>,
+    vault: &crate::vault::Vault,
+) -> Result<(), Error> {
+    let checks = vault.encryption_checks();
+    store::write(store, move |tx| {
+        for (name, value) in &checks {
+            tx.insert_setting(name, value)?;
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}
+
 /// The one answer to every `card_jwe` that does not open: which check failed stays in the logs.
 fn undecryptable() -> Error {
     Error::parameter(

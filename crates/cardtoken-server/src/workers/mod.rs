@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
-use crate::domain::{jobs, maintenance, monitoring, Services};
+use crate::domain::{jobs, maintenance, monitoring, tokens, Services};
 use crate::store;
 
 /// Deliveries in flight at once on one instance, and to one endpoint.
@@ -154,6 +154,8 @@ async fn alerts(svc: Arc<Services>, mut stop: watch::Receiver<bool>) {
 async fn key_reloads(svc: Arc<Services>, mut stop: watch::Receiver<bool>) {
     #[cfg(unix)]
     let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+    // The encryption keys' check values as last recorded (start-up recorded them).
+    let mut recorded = svc.vault.encryption_checks();
     loop {
         #[cfg(unix)]
         let hangup = async {
@@ -180,6 +182,13 @@ async fn key_reloads(svc: Arc<Services>, mut stop: watch::Receiver<bool>) {
             }
             Ok(false) => {}
             Err(e) => tracing::warn!(error = %e, "re-reading the keys file failed"),
+        }
+        let kids = svc.vault.encryption_checks();
+        if kids != recorded {
+            match tokens::record_encryption_keys(&svc.store, &svc.vault).await {
+                Ok(()) => recorded = kids,
+                Err(e) => tracing::warn!(error = %e, "recording the card-encryption keys failed"),
+            }
         }
     }
 }

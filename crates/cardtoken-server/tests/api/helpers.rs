@@ -245,6 +245,14 @@ impl TestApp {
         self.live.clone().expect("a fresh data dir has live keys")
     }
 
+    /// Tells the server to stop (as SIGTERM does) and answers what finishes once it has stopped.
+    pub fn begin_stop(&mut self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        self.handle.take().expect("the server runs")
+    }
+
     /// Stops the server and waits until it has finished; the data dir stays.
     pub async fn stop(mut self) -> (PathBuf, (String, String), Option<tempfile::TempDir>) {
         if let Some(tx) = self.stop.take() {

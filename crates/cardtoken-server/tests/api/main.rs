@@ -13,6 +13,7 @@ mod idempotency;
 mod migration;
 mod monitoring;
 mod multi;
+mod operations;
 mod payments;
 mod races;
 mod restart;

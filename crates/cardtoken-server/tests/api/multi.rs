@@ -304,6 +304,75 @@ async fn instances_started_together_on_an_empty_database_make_one_first_account(
     drop(instances);
 }
 
+/// Starts an instance on `url` with `env`; answers its base URL, or what it printed when it stopped.
+fn start(url: &str, env: &[(&str, String)]) -> Result<Instance, String> {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
+        .arg("serve")
+        .env("CARDTOKEN_DATABASE_URL", url)
+        .env("CARDTOKEN_LISTEN", "127.0.0.1:0")
+        .env("CARDTOKEN_DEMO_LISTEN", "off")
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if let Some(base) = line.unwrap().strip_prefix("cardtoken API listening on ") {
+            std::thread::spawn(move || for _ in lines {});
+            return Ok(Instance { child, base: base.to_string() });
+        }
+    }
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    let _ = child.wait();
+    Err(err)
+}
+
+#[tokio::test]
+async fn an_instance_with_card_encryption_keys_of_its_own_refuses_to_start() {
+    if postgres().is_none() {
+        return;
+    }
+    // Master and fingerprint keys shared through the environment, but each instance its own keys file:
+    // the second would publish an encryption key the first cannot open.
+    let dir = tempfile::tempdir().unwrap();
+    let url = test_config(dir.path()).await.database_url;
+    let key = |b: u8| base64_of(&[b; 32]);
+    let env = |name: &str| {
+        vec![
+            ("CARDTOKEN_MASTER_KEY", key(7)),
+            ("CARDTOKEN_FINGERPRINT_KEY", key(9)),
+            ("CARDTOKEN_DATA_DIR", dir.path().join(name).display().to_string()),
+        ]
+    };
+    let first = start(&url, &env("a")).expect("the first instance starts");
+    let refused = start(&url, &env("b")).err().expect("the second instance refuses to start");
+    assert!(refused.contains("card-encryption keys are not the deployment's"), "{refused}");
+
+    // Rotations of the deployment's keys file are the deployment's: with no instance running to see
+    // them, two rotations with no grace leave the file none of the keys the database knew from the
+    // first start, and an instance started with it still starts (the command recorded its keys).
+    drop(first);
+    for _ in 0..2 {
+        let out = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))
+            .args(["keys", "rotate-encryption", "--grace", "0"])
+            .env("CARDTOKEN_DATABASE_URL", &url)
+            .envs(env("a").iter().map(|(k, v)| (*k, v.as_str())))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let again = start(&url, &env("a")).expect("an instance with the rotated keys file starts");
+    drop(again);
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 #[tokio::test]
 async fn the_per_address_and_per_card_limits_hold_across_instances() {
     if postgres().is_none() {

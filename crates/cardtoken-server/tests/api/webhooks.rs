@@ -30,6 +30,7 @@ impl Delivery {
 pub struct Receiver {
     pub url: String,
     got: Arc<Mutex<Vec<Delivery>>>,
+    started: Arc<std::sync::atomic::AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -37,9 +38,14 @@ pub struct Receiver {
 struct ReceiverState {
     got: Arc<Mutex<Vec<Delivery>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
+    /// How long each answer takes, and how many deliveries have arrived (answered or not).
+    delay: std::time::Duration,
+    started: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 async fn hook(State(r): State<ReceiverState>, headers: HeaderMap, body: Bytes) -> AxumStatus {
+    r.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    tokio::time::sleep(r.delay).await;
     r.got.lock().unwrap().push(Delivery { headers, body: body.to_vec() });
     let status = r.script.lock().unwrap().pop_front().unwrap_or(200);
     AxumStatus::from_u16(status).unwrap()
@@ -47,10 +53,27 @@ async fn hook(State(r): State<ReceiverState>, headers: HeaderMap, body: Bytes) -
 
 impl Receiver {
     pub async fn start(port: u16, script: &[u16]) -> Receiver {
+        Receiver::start_with(port, script, std::time::Duration::ZERO).await
+    }
+
+    /// A receiver that takes `delay` to answer each delivery (200).
+    pub async fn start_slow(delay: std::time::Duration) -> Receiver {
+        Receiver::start_with(0, &[], delay).await
+    }
+
+    /// How many deliveries have arrived, answered or not.
+    pub fn started(&self) -> usize {
+        self.started.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn start_with(port: u16, script: &[u16], delay: std::time::Duration) -> Receiver {
         let got = Arc::new(Mutex::new(Vec::new()));
+        let started = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let state = ReceiverState {
             got: got.clone(),
             script: Arc::new(Mutex::new(script.iter().copied().collect())),
+            delay,
+            started: started.clone(),
         };
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await.unwrap();
         let url = format!("http://127.0.0.1:{}/hook", listener.local_addr().unwrap().port());
@@ -64,7 +87,7 @@ impl Receiver {
                 .await
                 .unwrap();
         });
-        Receiver { url, got, stop: Some(tx) }
+        Receiver { url, got, started, stop: Some(tx) }
     }
 
     pub fn deliveries(&self) -> Vec<Delivery> {

@@ -13,4 +13,12 @@ impl SettingsRepo for PgTx<'_> {
         )?;
         Ok(())
     }
+
+    fn list_settings(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let rows = self.query(
+            "SELECT name, value FROM settings WHERE left(name, length($1)) = $1 ORDER BY name",
+            &[&prefix],
+        )?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
 }

@@ -20,4 +20,12 @@ impl SettingsRepo for SqliteTx<'_> {
             .execute(params![name, value])?;
         Ok(())
     }
+
+    fn list_settings(&mut self, prefix: &str) -> Result<Vec<(String, Vec<u8>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT name, value FROM settings WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name",
+        )?;
+        let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
 }
