@@ -617,6 +617,17 @@ async fn no_page_or_response_of_the_dashboard_holds_a_secret_key_a_card_number_o
     for k in [&new_sk, &rolled_sk, &app.sk] {
         assert_eq!(app.call(Method::GET, "/v1/payments", Some(k), None, None).await.status, StatusCode::OK);
     }
+    // Nor in the logs, at trace level: no password, session or CSRF token, key, card or client secret.
+    let logs = crate::helpers::captured_logs();
+    assert!(logs.contains("/dashboard/keys") && logs.contains("TRACE"), "the trace logs were captured");
+    let csrf = between(&keys.text, "name=\"csrf\" value=\"", "\"");
+    let mut held: Vec<(&str, &str)> = vec![(PASSWORD, "the password"), (&csrf, "a CSRF token")];
+    assert!(b.cookies.contains_key("ct_session"), "{:?}", b.cookies.keys());
+    held.extend(b.cookies.values().filter(|v| v.len() >= 16).map(|v| (v.as_str(), "a cookie")));
+    held.extend(secrets.iter().map(|s| (*s, "a secret or card")));
+    for (value, what) in held {
+        assert!(!logs.contains(value), "{what} in the logs: {value}");
+    }
 }
 
 fn between(text: &str, start: &str, end: &str) -> String {

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use crate::helpers::{captured_logs, card, spawn_app, TestApp};
 
-async fn jwks(app: &TestApp) -> Vec<Jwk> {
+pub async fn jwks(app: &TestApp) -> Vec<Jwk> {
     let body: Value = app
         .client
         .get(format!("{}/.well-known/jwks.json", app.base))
@@ -34,11 +34,11 @@ fn public(jwk: &Jwk) -> PublicKey {
     PublicKey::from_sec1_bytes(&sec1).unwrap()
 }
 
-fn encrypt_to(jwk: &Jwk, kid: &str, card: &Value, iat: i64) -> String {
+pub fn encrypt_to(jwk: &Jwk, kid: &str, card: &Value, iat: i64) -> String {
     jwe::encrypt(&public(jwk), kid, card.to_string().as_bytes(), iat).unwrap()
 }
 
-async fn tokenize_jwe(app: &TestApp, compact: &str) -> (StatusCode, Value) {
+pub async fn tokenize_jwe(app: &TestApp, compact: &str) -> (StatusCode, Value) {
     let (status, body, _) =
         app.post_raw(Some(&app.pk), "application/json", json!({"card_jwe": compact}).to_string()).await;
     (status, body)

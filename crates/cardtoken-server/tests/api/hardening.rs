@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cardtoken_server::cli::rotate_master;
+use cardtoken_server::clock::{Clock, SystemClock};
 use cardtoken_server::config::Config;
 use cardtoken_server::domain::accounts;
 use cardtoken_server::domain::webhook_endpoints::HostResolver;
@@ -16,6 +17,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+use crate::encryption::{encrypt_to, jwks, tokenize_jwe};
 use crate::helpers::{
     captured_logs, card, contains, contains_word, eventually, spawn_app, spawn_app_realtime, spawn_app_with,
     spawn_app_with_resolver, TestApp,
@@ -443,6 +445,13 @@ async fn every_api_call_at_trace_level_logs_no_card_number_cvc_secret_key_client
         app.tokenize(&app.pk, json!({"number": number, "exp_month": 13, "exp_year": 2034, "cvc": cvc})).await;
         app.tokenize(&app.pk, card(&number[..number.len() - 1], cvc)).await;
         app.tokenize(&live_pk, card(number, cvc)).await;
+        // Encrypted, as the package sends it by default; and one whose plaintext is not a card object.
+        let key = &jwks(&app).await[0];
+        let (status, _) =
+            tokenize_jwe(&app, &encrypt_to(key, &key.kid, &card(number, cvc), SystemClock.now())).await;
+        assert_eq!(status, StatusCode::OK);
+        let bad = json!({"number": number, "cvc": cvc, "exp_month": "x"});
+        tokenize_jwe(&app, &encrypt_to(key, &key.kid, &bad, SystemClock.now())).await;
         app.post_raw(
             Some(&app.pk),
             "application/json",
@@ -496,8 +505,11 @@ async fn every_api_call_at_trace_level_logs_no_card_number_cvc_secret_key_client
 
     let logs = captured_logs();
     assert!(logs.contains(&format!("/3ds/{cid}")) && logs.contains("TRACE"), "the trace logs were captured");
+    // Digits logged with separators between them count too.
+    let squeezed: String = logs.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | ',' | '\n')).collect();
     for (number, cvc) in cards {
         assert!(!logs.contains(number), "{number} in the logs");
+        assert!(!squeezed.contains(number), "{number}, with separators, in the logs");
         assert!(!contains_word(&logs, cvc), "CVC {cvc} in the logs");
         assert!(!logs.contains(&number[..number.len() - 1]), "a near-number in the logs");
     }

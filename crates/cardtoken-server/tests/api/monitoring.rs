@@ -54,6 +54,22 @@ async fn a_burst_of_declines_raises_an_alert_that_clears_when_it_ends_and_steady
         events["data"][0]["data"]["object"]["id"], alert["id"],
         "alert.raised went through the outbox"
     );
+    // The alert and the traffic are the account's test mode's: another account, and the same account's
+    // live mode, see neither.
+    let b = app.new_account("Another shop").await;
+    let b_sk = cardtoken_server::domain::accounts::reveal(&b.test.secret).to_string();
+    let (_, live_sk) = app.live_keys();
+    for (key, who) in [(&b_sk, "another account"), (&live_sk, "live mode")] {
+        let get = |path: &'static str| app.call(reqwest::Method::GET, path, Some(key), None, None);
+        let alerts = get("/v1/alerts").await.json;
+        assert_eq!(alerts["data"].as_array().map(Vec::len), Some(0), "{who}: {alerts}");
+        let raised = get("/v1/events?type=alert.raised").await.json;
+        assert_eq!(raised["data"].as_array().map(Vec::len), Some(0), "{who}: {raised}");
+        let series = get("/v1/monitoring?window=hour").await.json;
+        assert_eq!(series["totals"]["authorizations"], 0, "{who}: {}", series["totals"]);
+        assert_eq!(series["totals"]["tokens"], 0, "{who}: {}", series["totals"]);
+    }
+    assert!(app.get("/v1/monitoring?window=hour").await.json["totals"]["authorizations"].as_u64() > Some(30));
 
     let mut cleared = 0;
     for _ in 0..12 {

@@ -116,6 +116,40 @@ async fn another_account_and_the_other_mode_see_nothing_of_an_accounts_objects_a
 }
 
 #[tokio::test]
+async fn an_idempotency_key_belongs_to_its_account_and_mode() {
+    // The same key sent by another account, or by the same account in live mode, is theirs: it runs
+    // (never a replay of A's answer, which would show A's payment), and A's replay stays A's.
+    let app = spawn_app().await;
+    let body = |token: &str| json!({"amount": 900, "currency": "usd", "token": token});
+    let a_token = app.token_for("4242424242424242").await;
+    let a =
+        app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(body(&a_token)), Some("order-1")).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let b = app.new_account("Another shop").await;
+    let (b_pk, b_sk) = (
+        cardtoken_server::domain::accounts::reveal(&b.test.publishable).to_string(),
+        cardtoken_server::domain::accounts::reveal(&b.test.secret).to_string(),
+    );
+    let (live_pk, live_sk) = app.live_keys();
+    for (pk, sk, who) in [(&b_pk, &b_sk, "another account"), (&live_pk, &live_sk, "live mode")] {
+        let (_, token, _) = app.tokenize(pk, card("4242424242424242", "123")).await;
+        let tid = token["id"].as_str().unwrap();
+        let r = app.call(Method::POST, "/v1/payments", Some(sk), Some(body(tid)), Some("order-1")).await;
+        assert!(r.headers.get("idempotent-replayed").is_none(), "{who}: a replay of A's answer");
+        assert!(!r.text.contains(a.json["id"].as_str().unwrap()), "{who}: {}", r.text);
+        let id = r.json["id"].as_str().or(r.json["error"]["payment"]["id"].as_str()).unwrap().to_string();
+        // …and its own retry replays its own answer.
+        let again = app.call(Method::POST, "/v1/payments", Some(sk), Some(body(tid)), Some("order-1")).await;
+        assert_eq!((again.status, &again.text), (r.status, &r.text), "{who}");
+        assert!(again.text.contains(&id));
+    }
+    let replay =
+        app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(body(&a_token)), Some("order-1")).await;
+    assert_eq!((replay.status, &replay.text), (StatusCode::OK, &a.text));
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+}
+
+#[tokio::test]
 async fn live_keys_tokenize_decline_the_test_cards_and_refuse_payments_without_a_live_processor() {
     let app = spawn_app().await;
     let (live_pk, live_sk) = app.live_keys();

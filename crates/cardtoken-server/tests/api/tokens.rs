@@ -268,3 +268,44 @@ async fn tokens_expire_after_fifteen_minutes_and_lose_their_cvc() {
     let record = app.read(move |tx| tx.get_token(&scope, &id)).await.unwrap();
     assert!(record.cvc_ct.is_none());
 }
+
+#[tokio::test]
+async fn an_unused_tokens_card_is_deleted_after_the_retention_and_idempotency_records_after_a_day() {
+    let app = spawn_app().await;
+    let scope = cardtoken_server::store::Scope::new(app.account.clone(), false);
+    let (_, unused, _) = app.tokenize(&app.pk, card("5555555555554444", "123")).await;
+    let id = unused["id"].as_str().unwrap().to_string();
+    let token = app.token_for("4242424242424242").await;
+    let body = json!({"amount": 800, "currency": "jpy", "token": token});
+    let paid =
+        app.call(reqwest::Method::POST, "/v1/payments", Some(&app.sk), Some(body.clone()), Some("k-1")).await;
+    assert_eq!(paid.status, StatusCode::OK);
+    let owner = format!("{}:test", app.account);
+    let app = &app;
+    let record = |id: String| {
+        let scope = scope.clone();
+        async move { app.read(move |tx| tx.get_token(&scope, &id)).await.unwrap() }
+    };
+    let idem = || {
+        let owner = owner.clone();
+        async move { app.read(move |tx| tx.get_idempotency(&owner, "k-1")).await }
+    };
+
+    // Expired, but within the retention (a day after expiry by default): the card is still there.
+    app.clock.advance(15 * 60 + 24 * 60 * 60 - 10);
+    maintenance::sweep(&app.svc).await.unwrap();
+    assert!(record(id.clone()).await.card_ct.is_some(), "kept for the retention period");
+    assert!(idem().await.is_none(), "the idempotency record is gone after 24 hours");
+    // Past it: the encrypted card and its data key are deleted; what the token shows stays.
+    app.clock.advance(20);
+    let swept = maintenance::sweep(&app.svc).await.unwrap();
+    assert_eq!(swept.card_data_purged, 1, "{swept:?}");
+    let t = record(id.clone()).await;
+    assert!(t.card_ct.is_none() && t.wrapped_key.is_none() && t.cvc_ct.is_none(), "the card is deleted");
+    assert_eq!((t.last4.as_str(), t.brand.as_str()), ("4444", "mastercard"));
+    let shown = app.get(&format!("/v1/tokens/{id}")).await;
+    assert_eq!(shown.json["card"]["last4"], "4444", "{}", shown.text);
+    // The used token keeps its card: a payment's refunds and disputes need it.
+    let paid_token = record(token).await;
+    assert!(paid_token.card_ct.is_some());
+}
