@@ -114,6 +114,17 @@ fn random_secret() -> Result<SecretKey, String> {
     Err("no valid P-256 scalar".into())
 }
 
+/// The public key a JWK names (P-256), if it is one.
+pub fn public_key(jwk: &Jwk) -> Option<PublicKey> {
+    if jwk.kty != "EC" || jwk.crv != "P-256" {
+        return None;
+    }
+    let mut sec1 = vec![4u8];
+    sec1.extend(URL_SAFE_NO_PAD.decode(&jwk.x).ok().filter(|x| x.len() == 32)?);
+    sec1.extend(URL_SAFE_NO_PAD.decode(&jwk.y).ok().filter(|y| y.len() == 32)?);
+    PublicKey::from_sec1_bytes(&sec1).ok()
+}
+
 fn coordinates(key: &PublicKey) -> (String, String) {
     let point = key.to_encoded_point(false);
     let enc = |c: Option<&p256::FieldBytes>| c.map(|b| URL_SAFE_NO_PAD.encode(b)).unwrap_or_default();

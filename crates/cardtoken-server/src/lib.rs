@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod cvcs;
 pub mod demo;
 pub mod domain;
 pub mod http;

@@ -12,13 +12,14 @@ use tokio::net::TcpListener;
 
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
+use crate::cvcs::CvcHolder;
 use crate::demo::{self, shop, DemoState};
 use crate::domain::accounts::{self, NewAccount};
 use crate::domain::idempotency::{self, InFlight};
 use crate::domain::monitoring::Monitor;
 use crate::domain::payments::processor::{Processor, TestCards};
 use crate::domain::webhook_endpoints::{HostResolver, SystemResolver};
-use crate::domain::{ratelimit, Processors, Services};
+use crate::domain::{cvcs, ratelimit, Processors, Services};
 use crate::http::{self, AppState};
 use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
@@ -32,6 +33,8 @@ pub enum StartupError {
     Vault(#[from] crate::vault::VaultError),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Holder(#[from] crate::cvcs::HolderError),
     #[error("{0}")]
     Domain(String),
     #[error("cannot listen on {0}: {1}")]
@@ -159,6 +162,20 @@ impl Application {
         let api_base = config.public_url.clone().unwrap_or_else(|| format!("http://{api_addr}"));
         let instance = crate::ids::new_id("inst").map_err(|e| StartupError::Domain(e.to_string()))?;
         let shared = store.backend() != "sqlite";
+        // The CVCs this instance holds (and those a graceful stop left for it), and its listening for
+        // other instances' questions about them.
+        let (dir, v) = (config.data_dir.clone(), vault.clone());
+        let cvcs = Arc::new(
+            tokio::task::spawn_blocking(move || CvcHolder::open(&dir, &v))
+                .await
+                .map_err(|e| StartupError::Domain(e.to_string()))??,
+        );
+        let (s, h, v, c) = (store.clone(), cvcs.clone(), vault.clone(), clock.clone());
+        let exchange = Arc::new(
+            tokio::task::spawn_blocking(move || cvcs::Exchange::start(&s, h, v, c))
+                .await
+                .map_err(|e| StartupError::Domain(e.to_string()))??,
+        );
         let services = Services {
             limits: ratelimit::Limits::new(&config, shared),
             monitor: Arc::new(Monitor::new(config.monitor_resolution_secs, &instance)),
@@ -172,8 +189,15 @@ impl Application {
             instance,
             failpoints: Default::default(),
             resolver,
+            cvcs,
+            exchange,
             config: Arc::new(config),
         };
+        let forgotten =
+            cvcs::forget_used(&services).await.map_err(|e| StartupError::Domain(e.to_string()))?;
+        if forgotten > 0 {
+            tracing::info!(forgotten, "CVCs of tokens used while this instance was stopped dropped");
+        }
         let rekeyed =
             idempotency::rekey_legacy(&services).await.map_err(|e| StartupError::Domain(e.to_string()))?;
         if rekeyed > 0 {
@@ -276,6 +300,15 @@ impl Application {
             _ => api.await,
         };
         workers.stop().await;
+        // What this instance still holds waits in the data dir for its next start.
+        svc.exchange.stop();
+        match svc.cvcs.save(&svc.vault, svc.now()) {
+            Ok(kept) if kept > 0 => tracing::info!(kept, "the CVCs of unused tokens kept for the next start"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::error!(error = %e, "the CVCs held could not be kept: those tokens will pay without")
+            }
+        }
         result
     }
 }

@@ -6,25 +6,24 @@
 //! row does not decrypt. Rotating the master key re-wraps data keys only. Fingerprints are HMAC-SHA256 of
 //! the number under a separate key, and idempotency fingerprints HMAC under a key derived from it.
 //!
-//! The CVC is not under the data key: it is encrypted under the key of its *epoch* (a minute of
-//! tokenizations), a random key stored only wrapped and only until every token of the epoch has expired,
-//! then destroyed (`TokenRepo::destroy_cvc_keys_before`). A used or expired token's CVC is then
-//! unrecoverable from anything the server keeps, even with the master key.
+//! The CVC is never stored with the card: the instance that made the token holds it in memory
+//! (`crate::cvcs`), and only a graceful stop writes it, sealed here, to a snapshot the next start reads
+//! and erases.
 //!
 //! Keys come from `CARDTOKEN_MASTER_KEY` or from `keys.json` in the data dir (created mode 0600), which
 //! every instance of a deployment shares; `reload` picks up a rotation made by another process.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, RwLock};
+use std::sync::RwLock;
 
 use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use cardtoken_types::wire::CardData;
-use cardtoken_types::{Brand, CardNumber, Cvc};
+use cardtoken_types::{CardNumber, Cvc};
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -68,7 +67,7 @@ pub struct Sealed {
 pub struct OpenedCard {
     pub number: CardNumber,
     pub name: Option<String>,
-    /// `None` once erased (or its epoch key destroyed).
+    /// `None` once dropped (used or expired), or where its holder could not be reached.
     pub cvc: Option<Cvc>,
 }
 
@@ -142,8 +141,6 @@ pub struct Vault {
     master_from_env: bool,
     /// HMAC key of idempotency fingerprints, derived from the fingerprint key.
     idempotency: Key,
-    /// CVC epoch keys unwrapped so far (each destroyed in storage once its tokens have expired).
-    cvc_keys: Mutex<HashMap<i64, Key>>,
 }
 
 fn decode_key(b64: &str) -> Option<Key> {
@@ -286,7 +283,6 @@ impl Vault {
             keys_path,
             master_from_env: from_env,
             idempotency,
-            cvc_keys: Mutex::new(HashMap::new()),
         })
     }
 
@@ -413,47 +409,31 @@ impl Vault {
         Ok(OpenedCard { number, name: (!name.is_empty()).then(|| name.to_string()), cvc: None })
     }
 
-    /// Seals a CVC under its epoch's key.
-    pub fn seal_cvc(&self, token_id: &str, cvc: &Cvc, epoch_key: &Key) -> Result<Vec<u8>, VaultError> {
-        encrypt(epoch_key, cvc.expose().as_bytes(), &aad("cvc", token_id))
-    }
-
-    pub fn open_cvc(
-        &self,
-        token_id: &str,
-        epoch_key: &Key,
-        ct: &[u8],
-        brand: Brand,
-    ) -> Result<Cvc, VaultError> {
-        let code = decrypt(epoch_key, ct, &aad("cvc", token_id))?;
-        let code = std::str::from_utf8(&code).map_err(|_| VaultError::Corrupt)?;
-        Cvc::parse(code, Some(brand)).map_err(|_| VaultError::Corrupt)
-    }
-
-    /// A new random CVC key for `epoch`: the key, and it wrapped under the current master key.
-    pub fn new_cvc_key(&self, epoch: i64) -> Result<(Key, u32, Vec<u8>), VaultError> {
+    /// Seals a CVC held by this instance for the snapshot a graceful stop writes (see `cvcs`): under a key
+    /// derived from the current master key, the token id as associated data. Answers the master version.
+    pub fn seal_held_cvc(&self, token_id: &str, cvc: &Cvc) -> Result<(u32, Vec<u8>), VaultError> {
         let version = self.current_version();
-        let key = new_key()?;
-        let wrapped = encrypt(&self.master(version)?, key.as_slice(), &aad("cvc-key", &epoch.to_string()))?;
-        Ok((key, version, wrapped))
+        let key = derive(&self.master(version)?, b"cardtoken/v1/held-cvc");
+        Ok((version, encrypt(&key, cvc.expose().as_bytes(), &aad("held-cvc", token_id))?))
     }
 
-    pub fn unwrap_cvc_key(&self, epoch: i64, version: u32, wrapped: &[u8]) -> Result<Key, VaultError> {
-        let plain = decrypt(&self.master(version)?, wrapped, &aad("cvc-key", &epoch.to_string()))?;
-        Ok(Zeroizing::new(<[u8; 32]>::try_from(plain.as_slice()).map_err(|_| VaultError::Corrupt)?))
+    pub fn open_held_cvc(&self, token_id: &str, version: u32, ct: &[u8]) -> Result<Cvc, VaultError> {
+        let key = derive(&self.master(version)?, b"cardtoken/v1/held-cvc");
+        let code = decrypt(&key, ct, &aad("held-cvc", token_id))?;
+        let code = std::str::from_utf8(&code).map_err(|_| VaultError::Corrupt)?;
+        Cvc::parse(code, None).map_err(|_| VaultError::Corrupt)
     }
 
-    pub fn cached_cvc_key(&self, epoch: i64) -> Option<Key> {
-        self.cvc_keys.lock().unwrap_or_else(|p| p.into_inner()).get(&epoch).cloned()
-    }
-
-    pub fn cache_cvc_key(&self, epoch: i64, key: Key) {
-        self.cvc_keys.lock().unwrap_or_else(|p| p.into_inner()).insert(epoch, key);
-    }
-
-    /// Drops (and zeroes) the cached keys of epochs before `epoch`.
-    pub fn forget_cvc_keys_before(&self, epoch: i64) {
-        self.cvc_keys.lock().unwrap_or_else(|p| p.into_inner()).retain(|e, _| *e >= epoch);
+    /// The MAC instances put on what they ask each other (HMAC-SHA256 under a key derived from the
+    /// fingerprint key, which every instance of a deployment holds).
+    pub fn peer_mac(&self, message: &[u8]) -> [u8; 32] {
+        let key = derive(&self.read().fingerprint, b"cardtoken/v1/peers");
+        let mut out = [0u8; 32];
+        if let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key.as_slice()) {
+            mac.update(message);
+            out.copy_from_slice(&mac.finalize().into_bytes());
+        }
+        out
     }
 
     /// The fingerprint an `Idempotency-Key` record keeps of its request: HMAC-SHA256, under a server key,
@@ -623,18 +603,11 @@ mod tests {
         tampered[20] ^= 1;
         assert!(vault.open_card("tok_a", s.master_version, &s.wrapped_key, &tampered).is_err());
 
-        // The CVC: under the epoch key, bound to the token id; the epoch key under the master key.
-        let (key, version, wrapped) = vault.new_cvc_key(7).unwrap();
-        let ct = vault.seal_cvc("tok_a", &c.cvc, &key).unwrap();
-        let unwrapped = vault.unwrap_cvc_key(7, version, &wrapped).unwrap();
-        assert_eq!(vault.open_cvc("tok_a", &unwrapped, &ct, Brand::Visa).unwrap().expose(), "123");
-        assert!(vault.open_cvc("tok_b", &unwrapped, &ct, Brand::Visa).is_err());
-        assert!(vault.unwrap_cvc_key(8, version, &wrapped).is_err(), "an epoch key is bound to its epoch");
-        let (other, _, _) = vault.new_cvc_key(7).unwrap();
-        assert!(
-            vault.open_cvc("tok_a", &other, &ct, Brand::Visa).is_err(),
-            "the master key alone opens nothing"
-        );
+        // A held CVC, sealed for a snapshot: bound to the token id.
+        let (version, ct) = vault.seal_held_cvc("tok_a", &c.cvc).unwrap();
+        assert_eq!(vault.open_held_cvc("tok_a", version, &ct).unwrap().expose(), "123");
+        assert!(vault.open_held_cvc("tok_b", version, &ct).is_err());
+        assert!(!ct.windows(3).any(|w| w == b"123"));
     }
 
     #[test]

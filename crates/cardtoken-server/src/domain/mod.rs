@@ -8,6 +8,7 @@
 //! their deliveries, the jobs it schedules and the idempotent response, all in one transaction.
 
 pub mod accounts;
+pub mod cvcs;
 pub mod dashboard;
 pub mod disputes;
 pub mod error;
@@ -67,6 +68,9 @@ pub struct Services {
     pub api_base: String,
     /// This process's name in leases and claims (`inst_…`).
     pub instance: String,
+    /// The CVCs of the tokens this instance made (never stored), and how other instances ask for them.
+    pub cvcs: Arc<crate::cvcs::CvcHolder>,
+    pub exchange: Arc<cvcs::Exchange>,
     /// Where tests cut operations short.
     pub failpoints: Arc<failpoints::FailPoints>,
     /// How webhook hosts are resolved (the system's resolver; tests stand in another).

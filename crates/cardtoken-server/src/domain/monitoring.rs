@@ -448,10 +448,20 @@ impl Monitor {
         self.count(scope, now, |b| b.tokens += 1);
     }
 
-    /// The Prometheus text format (this instance's counters).
-    pub fn render(&self, open_alerts: usize) -> String {
+    /// An authorization asked of the processor, with the token's CVC (from this instance or the one
+    /// holding it) or without (expired, or its holder gone).
+    pub fn record_cvc(&self, sent: bool) {
+        let cvc = if sent { "sent" } else { "missing" };
+        metrics::with_local_recorder(&self.recorder, || {
+            metrics::counter!("cardtoken_authorizations_cvc_total", "cvc" => cvc).increment(1);
+        });
+    }
+
+    /// The Prometheus text format (this instance's counters); `held_cvcs`: how many CVCs it holds.
+    pub fn render(&self, open_alerts: usize, held_cvcs: usize) -> String {
         metrics::with_local_recorder(&self.recorder, || {
             metrics::gauge!("cardtoken_alerts_open").set(open_alerts as f64);
+            metrics::gauge!("cardtoken_cvcs_held").set(held_cvcs as f64);
         });
         self.handle.render()
     }
@@ -789,6 +799,6 @@ mod tests {
         let b: Bucket = serde_json::from_str(&written[0].data).unwrap();
         assert_eq!((b.latency_percentile(0.5), b.latency_percentile(0.95)), (Some(25.0), Some(1000.0)));
         assert!(m.take_dirty(100).is_empty(), "written once");
-        assert!(m.render(0).contains("cardtoken_http_requests_total"));
+        assert!(m.render(0, 0).contains("cardtoken_http_requests_total"));
     }
 }

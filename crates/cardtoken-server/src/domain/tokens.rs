@@ -3,19 +3,15 @@
 //! by a payment, within its lifetime (15 minutes by default).
 
 use cardtoken_types::wire::{CardData, CardDataError, CardInput, Token, TokenCard, TokenRequest};
-use cardtoken_types::{check_number, Brand, CardNumber, NumberError, NumberOptions};
+use cardtoken_types::{check_number, Brand, CardNumber, Cvc, NumberError, NumberOptions};
 
 use crate::clock::year_month;
 use crate::ids::new_id;
 use crate::store::{self, TokenRecord};
-use crate::vault::{Key, OpenedCard};
+use crate::vault::OpenedCard;
 
 use super::idempotency::{self, Idempotency, Render, Reply};
 use super::{ratelimit, Caller, Error, Services};
-
-/// Seconds of tokenizations whose CVCs share one key. The key is destroyed once every token of its
-/// epoch has expired: at most `CVC_EPOCH_SECS` + the token lifetime after the token was made.
-pub const CVC_EPOCH_SECS: i64 = 60;
 
 pub fn token_json(t: &TokenRecord) -> Token {
     Token {
@@ -218,10 +214,7 @@ async fn seal(
 ) -> Result<TokenRecord, Error> {
     let id = new_id("tok").map_err(Error::internal)?;
     let sealed = svc.vault.seal(&id, card)?;
-    let epoch = now.div_euclid(CVC_EPOCH_SECS);
-    let cvc_key = epoch_key_for_sealing(svc, epoch).await?;
-    let cvc_ct = svc.vault.seal_cvc(&id, &card.cvc, &cvc_key)?;
-    Ok(TokenRecord {
+    let record = TokenRecord {
         id,
         account_id: caller.scope.account.clone(),
         livemode: caller.scope.livemode,
@@ -238,39 +231,14 @@ async fn seal(
         master_version: sealed.master_version,
         wrapped_key: Some(sealed.wrapped_key),
         card_ct: Some(sealed.card_ct),
-        cvc_ct: Some(cvc_ct),
-        cvc_epoch: Some(epoch),
-    })
-}
-
-/// The CVC key of `epoch`, made (once, whichever instance is first) if there is none yet.
-async fn epoch_key_for_sealing(svc: &Services, epoch: i64) -> Result<Key, Error> {
-    if let Some(k) = epoch_key(svc, epoch).await? {
-        return Ok(k);
-    }
-    let (_, version, wrapped) = svc.vault.new_cvc_key(epoch)?;
-    let stored = store::write(&svc.store, move |tx| {
-        tx.insert_cvc_key(epoch, version, &wrapped)?;
-        tx.get_cvc_key(epoch)
-    })
-    .await?;
-    let (version, wrapped) = stored.ok_or_else(|| Error::internal("the CVC key just stored is missing"))?;
-    let key = svc.vault.unwrap_cvc_key(epoch, version, &wrapped)?;
-    svc.vault.cache_cvc_key(epoch, key.clone());
-    Ok(key)
-}
-
-/// The CVC key of `epoch`, if it still exists.
-async fn epoch_key(svc: &Services, epoch: i64) -> Result<Option<Key>, Error> {
-    if let Some(k) = svc.vault.cached_cvc_key(epoch) {
-        return Ok(Some(k));
-    }
-    let Some((version, wrapped)) = store::read(&svc.store, move |tx| tx.get_cvc_key(epoch)).await? else {
-        return Ok(None);
+        cvc_holder: Some(svc.cvcs.id().to_string()),
     };
-    let key = svc.vault.unwrap_cvc_key(epoch, version, &wrapped)?;
-    svc.vault.cache_cvc_key(epoch, key.clone());
-    Ok(Some(key))
+    // The CVC stays here, in memory, never in storage (held before the token is stored: a token that
+    // fails to store leaves a CVC no one asks for, dropped when it would have expired).
+    let cvc =
+        Cvc::parse(card.cvc.expose(), None).map_err(|_| Error::internal("a parsed CVC did not parse"))?;
+    super::cvcs::hold(svc, &record, cvc);
+    Ok(record)
 }
 
 /// A token's card out of the vault: the number and name, and the CVC when asked for and still there.
@@ -283,10 +251,8 @@ pub async fn open(svc: &Services, t: &TokenRecord, with_cvc: bool) -> Result<Ope
         ));
     };
     let mut card = svc.vault.open_card(&t.id, t.master_version, wrapped, ct)?;
-    if let (true, Some(ct), Some(epoch)) = (with_cvc, &t.cvc_ct, t.cvc_epoch) {
-        if let Some(key) = epoch_key(svc, epoch).await? {
-            card.cvc = Some(svc.vault.open_cvc(&t.id, &key, ct, card.number.brand())?);
-        }
+    if with_cvc && !t.used {
+        card.cvc = super::cvcs::fetch(svc, t).await;
     }
     Ok(card)
 }

@@ -117,6 +117,20 @@ pub type Done = Box<dyn FnOnce(Result<()>) + Send>;
 /// A unit of work run on a read snapshot.
 pub type ReadJob<'a> = &'a mut dyn FnMut(&mut dyn Tx) -> Result<()>;
 
+/// Messages between the instances of a deployment (PostgreSQL: `LISTEN`/`NOTIFY`), each addressed to
+/// one instance by name. Delivery is at most once and only to an instance listening at the time: what
+/// is sent over it must be safe to lose.
+pub trait Bus: Send + Sync {
+    /// Sends `message` (at most a few KB) to the instance listening as `to`; blocking.
+    fn send(&self, to: &str, message: &str) -> Result<()>;
+    /// Hands every message sent to `me` to `deliver`, on a thread of the bus's own, until the answer is
+    /// dropped.
+    fn listen(&self, me: &str, deliver: Box<dyn Fn(String) + Send + Sync>) -> Result<Listening>;
+}
+
+/// A bus listener: dropping it stops the listening.
+pub struct Listening(pub Box<dyn Send + Sync>);
+
 pub trait Store: Send + Sync + 'static {
     /// Runs `job` in one transaction, then calls `done` with its outcome, after the commit is durable.
     /// A job that fails leaves nothing behind. Jobs may be committed together with others (SQLite
@@ -134,6 +148,10 @@ pub trait Store: Send + Sync + 'static {
     fn compact(&self) -> Result<()>;
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
+    /// The bus between instances, where several share this database (none for one instance).
+    fn bus(&self) -> Option<Arc<dyn Bus>> {
+        None
+    }
 }
 
 /// Runs `f` in one transaction; resolves once it has committed.

@@ -12,7 +12,7 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{contains, eventually, spawn_app, spawn_app_in, spawn_app_realtime, TestApp};
+use crate::helpers::{contains, eventually, spawn_app, spawn_app_realtime, TestApp};
 use crate::webhooks::Receiver;
 use cardtoken_server::domain::users;
 
@@ -255,7 +255,7 @@ async fn a_wrong_password_six_times_slows_sign_in_even_for_the_right_one_on_ever
     let first = spawn_app().await;
     add_user(&first, &first.account, "ann@shop.example").await;
     // A second instance on the same database.
-    let second = spawn_app_in(&first.dir, Some((first.pk.clone(), first.sk.clone()))).await;
+    let second = crate::helpers::spawn_second_instance(&first).await;
     // Successes do not count.
     for _ in 0..8 {
         Browser::signed_in(&first, "ann@shop.example").await;
@@ -294,7 +294,7 @@ async fn a_wrong_password_six_times_slows_sign_in_even_for_the_right_one_on_ever
 async fn a_session_made_on_one_instance_works_on_another_and_signing_out_there_ends_it() {
     let first = spawn_app().await;
     add_user(&first, &first.account, "ann@shop.example").await;
-    let second = spawn_app_in(&first.dir, Some((first.pk.clone(), first.sk.clone()))).await;
+    let second = crate::helpers::spawn_second_instance(&first).await;
     let mut on_first = Browser::signed_in(&first, "ann@shop.example").await;
     let mut on_second = Browser::new(&second);
     on_second.cookies = on_first.cookies.clone();

@@ -116,6 +116,18 @@ pub async fn spawn_app() -> TestApp {
     app
 }
 
+/// Another instance of `first`'s deployment: a data dir of its own, the same database and keys file.
+pub async fn spawn_second_instance(first: &TestApp) -> TestApp {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut config = test_config(tmp.path()).await;
+    config.database_url = first.config.database_url.clone();
+    config.keys_file = Some(first.config.keys_path());
+    let keys = Some((first.pk.clone(), first.sk.clone()));
+    let mut app = spawn_configured(config, keys, false, Arc::new(TestCards)).await;
+    app._tmp = Some(tmp);
+    app
+}
+
 /// A server on a fresh data dir, with `tweak` applied to its configuration.
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     let tmp = tempfile::tempdir().unwrap();
@@ -389,6 +401,13 @@ impl TestApp {
         read_tree(&data.join("pg_wal"), &mut all);
         all
     }
+}
+
+/// Every file under a data dir, one after the other.
+pub fn data_dir_bytes(dir: &Path) -> Vec<u8> {
+    let mut all = Vec::new();
+    read_tree(dir, &mut all);
+    all
 }
 
 fn read_tree(dir: &Path, out: &mut Vec<u8>) {

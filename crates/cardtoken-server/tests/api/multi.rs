@@ -304,6 +304,54 @@ async fn instances_started_together_on_an_empty_database_make_one_first_account(
     drop(instances);
 }
 
+/// A line of an instance's `/metrics`, its value (0 when absent).
+async fn metric(c: &Cluster, i: usize, series: &str) -> f64 {
+    let text = c.client.get(format!("{}/metrics", c.base(i))).send().await.unwrap().text().await.unwrap();
+    text.lines().find_map(|l| l.strip_prefix(series).and_then(|v| v.trim().parse().ok())).unwrap_or(0.0)
+}
+
+#[tokio::test]
+async fn a_cvc_held_by_the_instance_that_made_the_token_reaches_the_one_that_pays_and_is_dropped() {
+    if postgres().is_none() {
+        return;
+    }
+    let mut c = cluster(2, &[]).await;
+    // Made on instance 0 (which holds its CVC, never in the database), paid on instance 1.
+    let token = c.token(0, "5555555555554444").await;
+    assert_eq!(metric(&c, 0, "cardtoken_cvcs_held").await, 1.0);
+    let body = json!({"amount": 500, "currency": "jpy", "token": token});
+    let (status, p) = c.call(1, Method::POST, "/v1/payments", &c.sk, Some(body), None).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert_eq!(
+        metric(&c, 1, "cardtoken_authorizations_cvc_total{cvc=\"sent\"}").await,
+        1.0,
+        "paid with its CVC"
+    );
+    assert_eq!(metric(&c, 1, "cardtoken_authorizations_cvc_total{cvc=\"missing\"}").await, 0.0);
+    // The holder was told to let go.
+    let mut held = 1.0;
+    for _ in 0..50 {
+        held = metric(&c, 0, "cardtoken_cvcs_held").await;
+        if held == 0.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(held, 0.0, "the holder dropped the used token's CVC");
+
+    // A holder that is gone (killed: its memory with it) leaves the payment to go on, without the CVC,
+    // after a short wait.
+    let token = c.token(0, "4242424242424242").await;
+    c.instances[0].child.kill().unwrap();
+    c.instances[0].child.wait().unwrap();
+    let started = std::time::Instant::now();
+    let body = json!({"amount": 500, "currency": "jpy", "token": token});
+    let (status, p) = c.call(1, Method::POST, "/v1/payments", &c.sk, Some(body), None).await;
+    assert_eq!(status, StatusCode::OK, "{p}");
+    assert!(started.elapsed() < Duration::from_secs(5), "{:?}", started.elapsed());
+    assert_eq!(metric(&c, 1, "cardtoken_authorizations_cvc_total{cvc=\"missing\"}").await, 1.0);
+}
+
 /// Starts an instance on `url` with `env`; answers its base URL, or what it printed when it stopped.
 fn start(url: &str, env: &[(&str, String)]) -> Result<Instance, String> {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cardtoken-server"))

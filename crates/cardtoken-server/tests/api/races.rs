@@ -16,7 +16,7 @@ const ROUNDS: usize = 30;
 /// the real overlaps between) are tried.
 fn stagger(i: usize) -> (Duration, Duration) {
     let d = Duration::from_micros(((i * 397) % 4000) as u64);
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         (d, Duration::ZERO)
     } else {
         (Duration::ZERO, d)

@@ -45,55 +45,75 @@ async fn neither_the_database_nor_the_logs_hold_a_card_number_or_cvc_and_used_or
         }
     }
 
-    // The CVCs: each under its epoch's key, itself stored only wrapped. Used: the token's CVC is erased at
-    // once. Expired: erased, and once every token of the epoch has expired the epoch's key is destroyed,
-    // so no copy of a CVC left anywhere in the files can be opened, even with the master key.
+    // The CVCs are in none of those files at all: the instance that made each token holds it in memory,
+    // and the token names the holder. Used: dropped at once. Expired: dropped by the sweep.
     let scope = Scope::new(app.account.clone(), false);
     let mut records = Vec::new();
     for id in &ids {
         let (scope, id) = (scope.clone(), id.clone());
         records.push(app.read(move |tx| tx.get_token(&scope, &id)).await.unwrap());
     }
-    let epochs: std::collections::BTreeSet<i64> = records.iter().map(|t| t.cvc_epoch.unwrap()).collect();
-    let mut wrapped_keys = Vec::new();
-    for epoch in &epochs {
-        let epoch = *epoch;
-        wrapped_keys.push(app.read(move |tx| tx.get_cvc_key(epoch)).await.expect("the epoch's key exists").1);
-    }
-    for t in &records {
-        assert!(t.cvc_ct.is_some(), "a fresh token has its CVC");
-    }
-    if crate::helpers::postgres().is_none() {
-        // The scan sees the key while it exists (PostgreSQL keeps an unlogged table's pages in memory
-        // until it must evict them: there, the key's absence afterwards is what counts).
-        assert!(contains(&app.database_bytes().await, &wrapped_keys[0]));
-    }
+    assert!(records.iter().all(|t| t.cvc_holder.as_deref() == Some(app.svc.cvcs.id())), "held here");
+    assert_eq!(app.svc.cvcs.len(), CARDS.len());
+    let held = |id: &str| {
+        app.svc.cvcs.get(id, &app.account, false, crate::helpers::NOW).map(|c| c.expose().to_string())
+    };
+    assert_eq!(held(&ids[0]).as_deref(), Some(CARDS[0].1));
     let paid = app
         .post("/v1/payments", serde_json::json!({"amount": 100, "currency": "jpy", "token": ids[0]}))
         .await;
     assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
-    let (s0, id0) = (scope.clone(), ids[0].clone());
-    assert!(app.read(move |tx| tx.get_token(&s0, &id0)).await.unwrap().cvc_ct.is_none(), "used: erased");
+    assert_eq!(held(&ids[0]), None, "used: dropped at once");
+    assert_eq!(app.svc.cvcs.len(), CARDS.len() - 1);
 
     app.clock.advance(15 * 60 + 60);
     let swept = maintenance::sweep(&app.svc).await.unwrap();
-    assert_eq!(swept.cvcs_erased, CARDS.len() - 1, "the unused tokens' CVCs are erased at expiry");
-    assert_eq!(swept.cvc_keys_destroyed, epochs.len());
-    let db = app.database_bytes().await;
-    for (epoch, wrapped) in epochs.iter().zip(&wrapped_keys) {
-        let e = *epoch;
-        assert!(app.read(move |tx| tx.get_cvc_key(e)).await.is_none());
-        assert!(!contains(&db, wrapped), "epoch {epoch}'s key is gone from the files");
-    }
-    // SQLite overwrites erased rows and truncates its log, so the ciphertexts are gone too; PostgreSQL
-    // keeps dead row versions until vacuumed, so copies may remain there: without the destroyed key,
-    // they cannot be opened.
+    assert_eq!(swept.cvcs_erased, CARDS.len() - 1, "the unused tokens' CVCs are dropped at expiry");
+    assert!(app.svc.cvcs.is_empty());
+    // And after all that, still no CVC in any file of the data dir (the database, its log, the keys).
     if crate::helpers::postgres().is_none() {
-        for t in &records {
-            let ct = t.cvc_ct.as_ref().unwrap();
-            assert!(!contains(&db, ct), "{}'s CVC ciphertext is gone from the files too", t.id);
+        let files = crate::helpers::data_dir_bytes(&app.dir);
+        for (_, cvc) in CARDS.iter().filter(|(_, c)| c.len() == 4) {
+            assert!(!contains(&files, cvc.as_bytes()), "CVC {cvc} in the data dir");
         }
     }
+}
+
+#[tokio::test]
+async fn a_graceful_stop_keeps_unused_cvcs_sealed_for_the_next_start_which_erases_them_from_disk() {
+    let recorder = std::sync::Arc::new(crate::helpers::Recorder::default());
+    let app = crate::helpers::spawn_app_with_processor(recorder.clone()).await;
+    let mut ids = Vec::new();
+    for (number, cvc) in CARDS {
+        let (status, token, _) = app.tokenize(&app.pk, card(number, cvc)).await;
+        assert_eq!(status, StatusCode::OK);
+        ids.push(token["id"].as_str().unwrap().to_string());
+    }
+    // One used before the stop: its CVC is not kept.
+    let paid = app
+        .post("/v1/payments", serde_json::json!({"amount": 100, "currency": "jpy", "token": ids[1]}))
+        .await;
+    assert_eq!(paid.status, StatusCode::OK);
+    let (dir, keys, _tmp) = app.stop().await;
+    let snapshot = std::fs::read(dir.join("cvcs.snapshot")).expect("a snapshot of the CVCs still held");
+    for (_, cvc) in CARDS.iter().filter(|(_, c)| c.len() == 4) {
+        assert!(!contains(&snapshot, cvc.as_bytes()), "CVC {cvc} in clear in the snapshot");
+    }
+    let app = crate::helpers::spawn_configured(
+        crate::helpers::test_config(&dir).await,
+        Some(keys),
+        false,
+        recorder.clone(),
+    )
+    .await;
+    assert!(!dir.join("cvcs.snapshot").exists(), "read and erased at start");
+    assert_eq!(app.svc.cvcs.len(), CARDS.len() - 1, "the unused ones, not the used one");
+    let paid = app
+        .post("/v1/payments", serde_json::json!({"amount": 100, "currency": "jpy", "token": ids[0]}))
+        .await;
+    assert_eq!(paid.status, StatusCode::OK, "{}", paid.text);
+    assert_eq!(recorder.last(), Some(("0005".to_string(), Some("7294".to_string()))), "paid with its CVC");
+    app.stop().await;
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@ use serde_json::json;
 
 use std::sync::Arc;
 
-use crate::helpers::{captured_logs, card, spawn_app, spawn_app_with_processor, Recorder};
+use crate::helpers::{captured_logs, card, spawn_app, spawn_app_with_processor, Recorder, NOW};
 use cardtoken_server::domain::{accounts, maintenance};
 
 #[tokio::test]
@@ -243,7 +243,8 @@ async fn tokens_are_single_use() {
         })
         .await
         .unwrap();
-    assert!(record.cvc_ct.is_none(), "using a token erases its CVC");
+    assert!(record.used);
+    assert!(app.svc.cvcs.get(id, &app.account, false, NOW).is_none(), "using a token drops its CVC");
     let missing = pay_with_token(&app, "tok_nothere").await;
     assert_eq!(missing.error_code(), "resource_missing");
 }
@@ -266,7 +267,8 @@ async fn tokens_expire_after_fifteen_minutes_and_lose_their_cvc() {
     let scope = cardtoken_server::store::Scope::new(app.account.clone(), false);
     let id = late["id"].as_str().unwrap().to_string();
     let record = app.read(move |tx| tx.get_token(&scope, &id)).await.unwrap();
-    assert!(record.cvc_ct.is_none());
+    assert!(!record.used);
+    assert!(app.svc.cvcs.is_empty(), "no CVC is held any more");
 }
 
 #[tokio::test]
@@ -301,7 +303,7 @@ async fn an_unused_tokens_card_is_deleted_after_the_retention_and_idempotency_re
     let swept = maintenance::sweep(&app.svc).await.unwrap();
     assert_eq!(swept.card_data_purged, 1, "{swept:?}");
     let t = record(id.clone()).await;
-    assert!(t.card_ct.is_none() && t.wrapped_key.is_none() && t.cvc_ct.is_none(), "the card is deleted");
+    assert!(t.card_ct.is_none() && t.wrapped_key.is_none(), "the card is deleted");
     assert_eq!((t.last4.as_str(), t.brand.as_str()), ("4444", "mastercard"));
     let shown = app.get(&format!("/v1/tokens/{id}")).await;
     assert_eq!(shown.json["card"]["last4"], "4444", "{}", shown.text);

@@ -8,6 +8,7 @@ pub mod processor;
 pub mod state;
 
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
 
 use cardtoken_types::wire::{CaptureMethod, LastError, NextAction, Payment, PaymentCard, PaymentStatus};
 use cardtoken_types::{Brand, Currency};
@@ -15,7 +16,8 @@ use subtle::ConstantTimeEq;
 
 use crate::ids::{new_id, random_alnum};
 use crate::store::{
-    self, DisputeRecord, NewEvent, NewJob, PaymentFilter, PaymentRecord, RefundRecord, Scope, StoreError, Tx,
+    self, DisputeRecord, NewEvent, NewJob, PaymentFilter, PaymentRecord, RefundRecord, Scope, StoreError,
+    TokenRecord, Tx,
 };
 use crate::vault::OpenedCard;
 use processor::{AuthRequest, Decision, Decline, Processor, LIVE_MODE_TEST_CARD};
@@ -24,7 +26,7 @@ use state::{next, Event};
 use super::events::{new_event, payment_event_type};
 use super::idempotency::{self, Idempotency, OpResult, Render, Reply};
 use super::monitoring::Outcome;
-use super::{tokens, Caller, Error, Services};
+use super::{cvcs, tokens, Caller, Error, Services};
 
 pub fn payment_json(p: &PaymentRecord) -> Payment {
     Payment {
@@ -257,6 +259,8 @@ enum Plan {
 }
 
 struct Charge {
+    /// The token it uses.
+    token: TokenRecord,
     payment: PaymentRecord,
     events: Vec<NewEvent>,
     jobs: Vec<NewJob>,
@@ -272,6 +276,7 @@ async fn plan(svc: &Services, caller: &Caller, new: NewPayment, now: i64) -> Res
         other => return Ok(Plan::Refuse(tokens::unusable(other.as_ref(), now))),
     };
     let card = tokens::open(svc, &token, true).await?;
+    svc.monitor.record_cvc(card.cvc.is_some());
     let (decision, disputes) = if scope.livemode && processor::is_test_card(&card.number) {
         (Decision::Decline(LIVE_MODE_TEST_CARD), false)
     } else {
@@ -305,8 +310,8 @@ async fn plan(svc: &Services, caller: &Caller, new: NewPayment, now: i64) -> Res
         amount_refunded: 0,
         capture: new.capture,
         client_secret,
-        brand: token.brand,
-        last4: token.last4,
+        brand: token.brand.clone(),
+        last4: token.last4.clone(),
         exp_month: token.exp_month,
         exp_year: token.exp_year,
         last_error_code: None,
@@ -324,7 +329,7 @@ async fn plan(svc: &Services, caller: &Caller, new: NewPayment, now: i64) -> Res
         Decision::Decline(d) => Err(decline_error(&d, &p)),
         _ => Ok(payment_json(&p)),
     };
-    Ok(Plan::Charge(Box::new(Charge { payment: p, events, jobs, result })))
+    Ok(Plan::Charge(Box::new(Charge { token, payment: p, events, jobs, result })))
 }
 
 /// Authorizes (and captures, unless `capture` is false) with a token, which this uses up: the token's
@@ -340,6 +345,9 @@ pub async fn create(
     let token_id = new.token.clone();
     let scope = caller.scope.clone();
     let fp = svc.failpoints.clone();
+    // The token, once this operation used it (its CVC is then let go).
+    let used: Arc<Mutex<Option<TokenRecord>>> = Arc::default();
+    let used_in = used.clone();
     // The processor is asked only once the key is held and no finished request answers it.
     let prepare = || async move { plan(svc, caller, new, now).await.unwrap_or_else(Plan::Refuse) };
     let reply =
@@ -350,6 +358,7 @@ pub async fn create(
                     let found = tx.get_token(&scope, &token_id)?;
                     return Ok(Err(tokens::unusable(found.as_ref(), now)));
                 }
+                *used_in.lock().unwrap_or_else(|p| p.into_inner()) = Some(c.token.clone());
                 fp.check("payment_after_token_used")?;
                 tx.insert_payment(&c.payment)?;
                 fp.check("payment_after_payment_written")?;
@@ -360,6 +369,14 @@ pub async fn create(
             }
         })
         .await;
+    // Committed (a failed transaction answers an internal error, and its retry needs the CVC again):
+    // the used token's CVC is dropped, wherever it is held.
+    let used = used.lock().unwrap_or_else(|p| p.into_inner()).take();
+    if let Some(token) =
+        used.filter(|_| !matches!(reply.fresh(), Some(Err(e)) if matches!(e.inner(), Error::Internal(_))))
+    {
+        cvcs::let_go(svc, &token).await;
+    }
     if let Some(result) = reply.fresh() {
         record_outcome(svc, &caller.scope, result, now);
         match result {

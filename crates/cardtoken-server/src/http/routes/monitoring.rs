@@ -21,7 +21,10 @@ use crate::http::AppState;
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let open = monitoring::open_alerts(&state).await.unwrap_or(0);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], state.monitor.render(open))
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        state.monitor.render(open, state.cvcs.len()),
+    )
         .into_response()
 }
 

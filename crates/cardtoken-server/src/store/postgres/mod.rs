@@ -5,13 +5,14 @@
 //! What instances must share lives here, never in one process: payment changes lock their row
 //! (`SELECT … FOR UPDATE`), idempotency keys in flight hold a transaction-scoped advisory lock (a second
 //! instance answers 409), deliveries and jobs are claimed with `FOR UPDATE SKIP LOCKED` under leases,
-//! rate-limit ceilings are rows, monitoring buckets are each instance's rows. CVC epoch keys live in
-//! *unlogged* tables, one per epoch, dropped when the epoch's tokens have all expired: never written to
-//! the WAL, and gone from the data directory with the table.
+//! rate-limit buckets are rows, monitoring buckets are each instance's rows. No CVC is ever written here
+//! (the instance that made a token holds it in memory, `crate::cvcs`); instances ask each other for one
+//! over `bus` (`LISTEN`/`NOTIFY`).
 //!
 //! Each pooled connection keeps its prepared statements, so a query is parsed once per connection.
 
 mod accounts;
+mod bus;
 mod idempotency;
 mod jobs;
 mod monitoring;
@@ -176,19 +177,6 @@ impl PgTx<'_> {
         let s = self.stmt(sql)?;
         Ok(on_target!(self, execute(&s, args))?)
     }
-
-    /// Statements whose text is built (table names): not cached.
-    fn batch(&mut self, sql: &str) -> Result<()> {
-        Ok(on_target!(self, batch_execute(sql))?)
-    }
-
-    fn query_opt_text(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<Option<Row>> {
-        Ok(on_target!(self, query_opt(sql, args))?)
-    }
-
-    fn execute_text(&mut self, sql: &str, args: &[&(dyn ToSql + Sync)]) -> Result<u64> {
-        Ok(on_target!(self, execute(sql, args))?)
-    }
 }
 
 /// Amounts and counts are `u64` in the domain and `BIGINT` here.
@@ -275,8 +263,12 @@ impl Store for PgStore {
     }
 
     fn compact(&self) -> Result<()> {
-        // Nothing to do: CVC keys live in unlogged tables that are dropped.
+        // Nothing to do: no CVC is ever written here.
         Ok(())
+    }
+
+    fn bus(&self) -> Option<Arc<dyn super::Bus>> {
+        Some(Arc::new(bus::PgBus { pool: self.pool.clone() }))
     }
 
     fn backend(&self) -> &'static str {

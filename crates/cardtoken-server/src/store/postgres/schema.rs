@@ -232,6 +232,16 @@ pub const MIGRATIONS: &[&str] = &[
     // backlog does not fill every claim)
     "CREATE INDEX deliveries_due_by_endpoint ON deliveries (endpoint_id, next_attempt, created) \
      WHERE status = 'pending';",
+    // 5: CVCs leave the database: the instance that makes a token holds its CVC (`crate::cvcs`), and the
+    // token says which one. The epochs' keys are destroyed with their unlogged tables: the CVCs stored
+    // until now are unrecoverable, and tokens made before the upgrade pay without them.
+    "DROP INDEX IF EXISTS tokens_with_cvc_by_expiry;
+    ALTER TABLE tokens DROP COLUMN cvc_ct, DROP COLUMN cvc_epoch, ADD COLUMN cvc_holder TEXT;
+    DO $$ DECLARE t TEXT; BEGIN
+        FOR t IN SELECT tablename FROM pg_tables WHERE tablename LIKE 'cvc\\_key\\_e%' LOOP
+            EXECUTE format('DROP TABLE IF EXISTS %I', t);
+        END LOOP;
+    END $$;",
 ];
 
 /// Brings the schema up to date, one instance at a time.

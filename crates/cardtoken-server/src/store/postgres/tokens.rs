@@ -24,14 +24,8 @@ fn token(r: &Row) -> Result<TokenRecord> {
         master_version: u32::try_from(version).map_err(|_| StoreError::Corrupt("master_version".into()))?,
         wrapped_key: r.get(14),
         card_ct: r.get(15),
-        cvc_ct: r.get(16),
-        cvc_epoch: r.get(17),
+        cvc_holder: r.get(16),
     })
-}
-
-/// The unlogged table of an epoch's CVC key.
-fn epoch_table(epoch: i64) -> String {
-    format!("cvc_key_e{}", epoch.max(0))
 }
 
 impl TokenRepo for PgTx<'_> {
@@ -39,8 +33,8 @@ impl TokenRepo for PgTx<'_> {
         let version = i32::try_from(t.master_version).map_err(|_| StoreError::Db("master_version".into()))?;
         self.execute(
             "INSERT INTO tokens (id, account_id, livemode, key_id, created, expires, used, brand, last4, bin, \
-             exp_month, exp_year, fingerprint, master_version, wrapped_key, card_ct, cvc_ct, cvc_epoch) VALUES \
-             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+             exp_month, exp_year, fingerprint, master_version, wrapped_key, card_ct, cvc_holder) VALUES \
+             ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
             &[
                 &t.id,
                 &t.account_id,
@@ -58,8 +52,7 @@ impl TokenRepo for PgTx<'_> {
                 &version,
                 &t.wrapped_key,
                 &t.card_ct,
-                &t.cvc_ct,
-                &t.cvc_epoch,
+                &t.cvc_holder,
             ],
         )?;
         Ok(())
@@ -68,7 +61,7 @@ impl TokenRepo for PgTx<'_> {
     fn get_token(&mut self, scope: &Scope, id: &str) -> Result<Option<TokenRecord>> {
         self.query_opt(
             "SELECT id, account_id, livemode, key_id, created, expires, used, brand, last4, bin, exp_month, exp_year, \
-             fingerprint, master_version, wrapped_key, card_ct, cvc_ct, cvc_epoch FROM tokens \
+             fingerprint, master_version, wrapped_key, card_ct, cvc_holder FROM tokens \
              WHERE id = $1 AND account_id = $2 AND livemode = $3",
             &[&id, &scope.account, &scope.livemode],
         )?
@@ -79,21 +72,15 @@ impl TokenRepo for PgTx<'_> {
 
     fn use_token(&mut self, scope: &Scope, id: &str, now: i64) -> Result<bool> {
         Ok(self.execute(
-            "UPDATE tokens SET used = true, cvc_ct = NULL WHERE id = $1 AND account_id = $2 AND livemode = $3 \
+            "UPDATE tokens SET used = true WHERE id = $1 AND account_id = $2 AND livemode = $3 \
              AND NOT used AND expires > $4",
             &[&id, &scope.account, &scope.livemode, &now],
         )? == 1)
     }
 
-    fn erase_expired_cvcs(&mut self, now: i64) -> Result<usize> {
-        Ok(self
-            .execute("UPDATE tokens SET cvc_ct = NULL WHERE cvc_ct IS NOT NULL AND expires <= $1", &[&now])?
-            as usize)
-    }
-
     fn purge_unused_card_data(&mut self, before: i64) -> Result<usize> {
         Ok(self.execute(
-            "UPDATE tokens SET card_ct = NULL, wrapped_key = NULL, cvc_ct = NULL \
+            "UPDATE tokens SET card_ct = NULL, wrapped_key = NULL \
              WHERE NOT used AND card_ct IS NOT NULL AND expires < $1",
             &[&before],
         )? as usize)
@@ -123,59 +110,5 @@ impl TokenRepo for PgTx<'_> {
             &[&id, &v, &wrapped],
         )?;
         Ok(())
-    }
-
-    fn get_cvc_key(&mut self, epoch: i64) -> Result<Option<(u32, Vec<u8>)>> {
-        let table = epoch_table(epoch);
-        let exists: Option<String> = self.query_one("SELECT to_regclass($1)::TEXT", &[&table])?.get(0);
-        if exists.is_none() {
-            return Ok(None);
-        }
-        // Dropped meanwhile by a sweep: the key is gone, as if the table had not been there.
-        let row = match self
-            .query_opt_text(&format!("SELECT master_version, wrapped FROM {table} WHERE id = 1"), &[])
-        {
-            Err(StoreError::Db(m)) if m.ends_with("(42P01)") => return Ok(None),
-            other => other?,
-        };
-        row.map(|r| {
-            let v: i32 = r.get(0);
-            Ok((u32::try_from(v).map_err(|_| StoreError::Corrupt("master_version".into()))?, r.get(1)))
-        })
-        .transpose()
-    }
-
-    fn insert_cvc_key(&mut self, epoch: i64, master_version: u32, wrapped: &[u8]) -> Result<()> {
-        let table = epoch_table(epoch);
-        let v = i32::try_from(master_version).map_err(|_| StoreError::Db("master_version".into()))?;
-        // One creator at a time (concurrent `CREATE … IF NOT EXISTS` can collide in the catalog).
-        self.execute("SELECT pg_advisory_xact_lock(hashtextextended('cardtoken cvc key', $1))", &[&epoch])?;
-        self.batch(&format!(
-            "CREATE UNLOGGED TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, master_version INTEGER NOT NULL, \
-             wrapped BYTEA NOT NULL)"
-        ))?;
-        self.execute_text(
-            &format!("INSERT INTO {table} (id, master_version, wrapped) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING"),
-            &[&v, &wrapped],
-        )?;
-        Ok(())
-    }
-
-    fn destroy_cvc_keys_before(&mut self, epoch: i64) -> Result<usize> {
-        let tables: Vec<String> = self
-            .query("SELECT tablename::TEXT FROM pg_tables WHERE tablename LIKE 'cvc_key_e%'", &[])?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        let mut n = 0;
-        for t in tables {
-            let Some(e) = t.strip_prefix("cvc_key_e").and_then(|e| e.parse::<i64>().ok()) else { continue };
-            if e < epoch {
-                // Unlogged: never in the WAL; dropping it removes the file that held the key.
-                self.batch(&format!("DROP TABLE IF EXISTS {t}"))?;
-                n += 1;
-            }
-        }
-        Ok(n)
     }
 }

@@ -5,7 +5,7 @@
 
 /// Migrations after which `PRAGMA foreign_key_check` must pass (they rebuild tables with foreign keys
 /// off).
-pub const REBUILDS: &[usize] = &[5];
+pub const REBUILDS: &[usize] = &[5, 10];
 
 pub const MIGRATIONS: &[&str] = &[
     // 1: keys and tokens
@@ -297,4 +297,14 @@ pub const MIGRATIONS: &[&str] = &[
     // backlog does not fill every claim)
     "CREATE INDEX deliveries_due_by_endpoint ON deliveries (endpoint_id, next_attempt, created) \
      WHERE status = 'pending';",
+    // 10: CVCs leave the database: the instance that makes a token holds its CVC (`crate::cvcs`), and
+    // the token says which one. The CVCs stored until now are erased (secure_delete; the log is truncated
+    // after) and their epochs' keys destroyed: tokens made before the upgrade pay without their CVC.
+    "DROP INDEX IF EXISTS tokens_with_cvc_by_expiry;
+    UPDATE tokens SET cvc_ct = NULL WHERE cvc_ct IS NOT NULL;
+    ALTER TABLE tokens DROP COLUMN cvc_ct;
+    ALTER TABLE tokens DROP COLUMN cvc_epoch;
+    ALTER TABLE tokens ADD COLUMN cvc_holder TEXT;
+    DELETE FROM cvc_keys;
+    DROP TABLE cvc_keys;",
 ];

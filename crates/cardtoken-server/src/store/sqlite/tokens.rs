@@ -4,7 +4,7 @@ use super::SqliteTx;
 use crate::store::{Result, Scope, TokenRecord, TokenRepo};
 
 const TOKEN_COLUMNS: &str = "id, account_id, livemode, key_id, created, expires, used, brand, last4, bin, \
-    exp_month, exp_year, fingerprint, master_version, wrapped_key, card_ct, cvc_ct, cvc_epoch";
+    exp_month, exp_year, fingerprint, master_version, wrapped_key, card_ct, cvc_holder";
 
 fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
     Ok(TokenRecord {
@@ -24,8 +24,7 @@ fn token_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRecord> {
         master_version: r.get(13)?,
         wrapped_key: r.get(14)?,
         card_ct: r.get(15)?,
-        cvc_ct: r.get(16)?,
-        cvc_epoch: r.get(17)?,
+        cvc_holder: r.get(16)?,
     })
 }
 
@@ -33,7 +32,7 @@ impl TokenRepo for SqliteTx<'_> {
     fn insert_token(&mut self, t: &TokenRecord) -> Result<()> {
         let sql = format!(
             "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES \
-             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
+             (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
         );
         self.conn.prepare_cached(&sql)?.execute(params![
             t.id,
@@ -52,8 +51,7 @@ impl TokenRepo for SqliteTx<'_> {
             t.master_version,
             t.wrapped_key,
             t.card_ct,
-            t.cvc_ct,
-            t.cvc_epoch
+            t.cvc_holder
         ])?;
         Ok(())
     }
@@ -72,25 +70,18 @@ impl TokenRepo for SqliteTx<'_> {
         let n = self
             .conn
             .prepare_cached(
-                "UPDATE tokens SET used = 1, cvc_ct = NULL WHERE id = ?1 AND account_id = ?2 AND livemode = ?3 \
+                "UPDATE tokens SET used = 1 WHERE id = ?1 AND account_id = ?2 AND livemode = ?3 \
                  AND used = 0 AND expires > ?4",
             )?
             .execute(params![id, scope.account, scope.livemode, now])?;
         Ok(n == 1)
     }
 
-    fn erase_expired_cvcs(&mut self, now: i64) -> Result<usize> {
-        Ok(self
-            .conn
-            .prepare_cached("UPDATE tokens SET cvc_ct = NULL WHERE cvc_ct IS NOT NULL AND expires <= ?1")?
-            .execute([now])?)
-    }
-
     fn purge_unused_card_data(&mut self, before: i64) -> Result<usize> {
         Ok(self
             .conn
             .prepare_cached(
-                "UPDATE tokens SET card_ct = NULL, wrapped_key = NULL, cvc_ct = NULL \
+                "UPDATE tokens SET card_ct = NULL, wrapped_key = NULL \
                  WHERE used = 0 AND card_ct IS NOT NULL AND expires < ?1",
             )?
             .execute([before])?)
@@ -111,28 +102,5 @@ impl TokenRepo for SqliteTx<'_> {
             .prepare_cached("UPDATE tokens SET master_version = ?2, wrapped_key = ?3 WHERE id = ?1")?
             .execute(params![id, version, wrapped])?;
         Ok(())
-    }
-
-    fn get_cvc_key(&mut self, epoch: i64) -> Result<Option<(u32, Vec<u8>)>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT master_version, wrapped FROM cvc_keys WHERE epoch = ?1")?
-            .query_row([epoch], |r| Ok((r.get(0)?, r.get(1)?)))
-            .optional()?)
-    }
-
-    fn insert_cvc_key(&mut self, epoch: i64, master_version: u32, wrapped: &[u8]) -> Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO cvc_keys (epoch, master_version, wrapped) VALUES (?1, ?2, ?3) \
-                 ON CONFLICT (epoch) DO NOTHING",
-            )?
-            .execute(params![epoch, master_version, wrapped])?;
-        Ok(())
-    }
-
-    fn destroy_cvc_keys_before(&mut self, epoch: i64) -> Result<usize> {
-        // secure_delete overwrites the rows in the file; `Store::compact` then empties the log.
-        Ok(self.conn.prepare_cached("DELETE FROM cvc_keys WHERE epoch < ?1")?.execute([epoch])?)
     }
 }
