@@ -266,7 +266,10 @@ test('everything works from the keyboard: sign in, the navigation, a refund', as
   const context = await (await browser()).newContext();
   const page = await openPage(context);
   await page.goto(`${server.api}/dashboard/sign-in`);
-  await page.keyboard.type(EMAIL); // the email field has the focus
+  // The email field has the focus (autofocus), which a browser may apply after the load event: wait for it
+  // rather than type into nothing (on a loaded machine the password then went into the email field).
+  await page.waitForFunction(() => document.activeElement?.getAttribute('name') === 'email');
+  await page.keyboard.type(EMAIL);
   await page.keyboard.press('Tab');
   await page.keyboard.type(PASSWORD);
   await page.keyboard.press('Enter');

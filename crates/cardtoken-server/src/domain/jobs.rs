@@ -4,7 +4,7 @@
 
 use crate::store::{self, JobRecord};
 
-use super::{payments, refunds, Error, Services};
+use super::{disputes, refunds, Error, Services};
 
 /// Runs a claimed job. A domain refusal (the payment moved on meanwhile) drops it with a log line; a
 /// storage failure leaves it to be retried.
@@ -18,7 +18,7 @@ pub async fn run(svc: &Services, job: &JobRecord) -> Result<(), Error> {
         }
         fp.check("job")?;
         match kind.as_str() {
-            "dispute" => payments::open_dispute_in(tx, &subject, now),
+            "dispute" => disputes::open_in(tx, &subject, now),
             "refund_failure" => refunds::fail_in(tx, &subject, now),
             _ => Ok(Err(Error::internal("unknown job kind"))),
         }

@@ -666,6 +666,65 @@ impl HostResolver for Rebinding {
     }
 }
 
+/// Answers the first lookup (the endpoint's registration), then never answers again.
+struct Hanging {
+    port: u16,
+    asked: AtomicUsize,
+}
+
+impl HostResolver for Hanging {
+    fn lookup(
+        &self,
+        _host: String,
+        _port: u16,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<Vec<SocketAddr>>> + Send>> {
+        let first = self.asked.fetch_add(1, Ordering::SeqCst) == 0;
+        let port = self.port;
+        Box::pin(async move {
+            if !first {
+                std::future::pending::<()>().await;
+            }
+            Ok(vec![SocketAddr::new(Ipv4Addr::LOCALHOST.into(), port)])
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_dns_server_that_never_answers_costs_its_delivery_five_seconds_and_holds_up_no_other() {
+    let slow_receiver = Receiver::start(0, &[]).await;
+    let port: u16 = slow_receiver.url.rsplit(':').next().unwrap().trim_end_matches("/hook").parse().unwrap();
+    let dns = Arc::new(Hanging { port, asked: AtomicUsize::new(0) });
+    let app = spawn_app_with_resolver(|_| {}, dns.clone()).await;
+    let (hanging, _) = register(&app, &format!("http://hooks.hanging.test:{port}/hook")).await;
+    // Another endpoint, by address (nothing to resolve).
+    let fast = Receiver::start(0, &[]).await;
+    register(&app, &fast.url).await;
+    let started = std::time::Instant::now();
+    app.pay("4242424242424242", 1000, true).await;
+    eventually("the other endpoint's delivery", || !fast.deliveries().is_empty()).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "held up by the hanging lookup: {:?}",
+        started.elapsed()
+    );
+    // The hanging one: given up after the DNS timeout, well inside the delivery's budget (and its lease).
+    let event = app.get("/v1/events").await.json["data"][0]["id"].as_str().unwrap().to_string();
+    let mut attempt = Value::Null;
+    for _ in 0..200 {
+        let d = app.get(&format!("/v1/events/{event}/deliveries")).await.json;
+        let delivery = d["data"].as_array().unwrap().iter().find(|d| d["endpoint"] == hanging.as_str());
+        if let Some(a) = delivery.and_then(|d| d["attempts"].as_array()).and_then(|a| a.first()) {
+            attempt = a.clone();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(attempt["status_code"], Value::Null, "{attempt}");
+    let ms = attempt["duration_ms"].as_u64().unwrap();
+    assert!((4_500..10_000).contains(&ms), "given up after the DNS timeout: {attempt}");
+    assert!(slow_receiver.deliveries().is_empty());
+}
+
 #[tokio::test]
 async fn a_host_that_rebinds_to_loopback_after_the_check_is_never_connected_to() {
     let receiver = Receiver::start(0, &[]).await;

@@ -592,35 +592,3 @@ pub async fn complete_challenge(
     record_outcome(svc, &p.scope(), &result, now);
     result
 }
-
-/// A dispute opens on a captured payment (the `dispute` job): the payment goes through the state
-/// machine (`DisputeOpened`), and the dispute and its event are written with it.
-pub fn open_dispute_in(tx: &mut dyn Tx, payment_id: &str, now: i64) -> OpResult<()> {
-    let Some(found) = tx.find_payment(payment_id)? else { return Ok(Ok(())) };
-    let scope = found.scope();
-    let changed = change_in(tx, &scope, payment_id, |p| {
-        next(Some(p.status), Event::DisputeOpened).ok_or_else(|| unexpected_state(p, "disputed"))?;
-        let dispute = DisputeRecord {
-            id: new_id("dp").map_err(Error::internal)?,
-            account_id: p.account_id.clone(),
-            livemode: p.livemode,
-            payment_id: p.id.clone(),
-            amount: p.amount_captured,
-            currency: p.currency.clone(),
-            reason: "fraudulent".to_string(),
-            status: "needs_response".to_string(),
-            created: now,
-        };
-        let event =
-            new_event(&scope, "dispute.created", &dispute.id, &super::disputes::dispute_json(&dispute), now)?;
-        Ok(Change {
-            payment: p.clone(),
-            refund: None,
-            refund_failed: None,
-            dispute: Some(dispute),
-            events: vec![event],
-            jobs: Vec::new(),
-        })
-    })?;
-    Ok(changed.map(|_| ()))
-}
