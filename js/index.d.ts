@@ -130,7 +130,10 @@ export type ErrorType =
   | 'api_error'
   /** Rejected by this package before any request. */
   | 'validation_error'
-  /** The API could not be reached (`code`: `network_error` or `timeout`). */
+  /**
+   * The API could not be reached (`code`: `network_error` or `timeout`), or, with `encrypt: 'required'`,
+   * the card could not be encrypted (`encryption_unavailable`: no WebCrypto, or no key published).
+   */
   | 'api_connection_error';
 
 /** Every rejection of this package. Fields are the API's error object. */
@@ -240,9 +243,11 @@ export interface LoadOptions {
   /**
    * Encrypt cards to the server's key before sending them (default true): a JWE made with WebCrypto, so
    * nothing that terminates TLS before the API sees the card. Cards go in clear (inside TLS) only where
-   * WebCrypto is missing (an insecure context) or the server publishes no key.
+   * WebCrypto is missing (an insecure context) or the server publishes no key. `'required'`: never in clear;
+   * where it cannot be encrypted, `createToken` rejects with `encryption_unavailable` and sends nothing
+   * (the card fields do this by themselves for an account that takes cards only encrypted).
    */
-  encrypt?: boolean;
+  encrypt?: boolean | 'required';
   /** Where to load the wasm from (see `init`). */
   wasm?: WasmInput | Promise<WasmInput>;
 }

@@ -245,7 +245,8 @@ export class Cardtoken {
 /**
  * Loads the module and returns a client bound to `publishableKey` (`pk_test_…` or `pk_live_…`).
  * Options: `apiBase` (default http://127.0.0.1:4242), `timeoutMs` (default 30000), `locale` (`en` or `ja`),
- * `encrypt` (default true: cards travel encrypted to the server's key), `wasm` (see init).
+ * `encrypt` (default true: cards travel encrypted to the server's key; `'required'`: only encrypted, never in
+ * clear), `wasm` (see init).
  */
 export async function load(publishableKey, options = {}) {
   // The card fields' code comes in beside the wasm (a separate file, so that pages that only validate,
@@ -258,7 +259,9 @@ export async function load(publishableKey, options = {}) {
     const client = new wasm.Client(key, apiBase, timeout);
     // Cards go encrypted to the server's key (JWE, WebCrypto) unless the page opts out; in clear only
     // where WebCrypto is missing or the server publishes no key.
-    if (options.encrypt !== false) client.useEncryptor(encryptorFor(apiBase, { timeoutMs: timeout }));
+    if (options.encrypt !== false) {
+      client.useEncryptor(encryptorFor(apiBase, { timeoutMs: timeout, required: options.encrypt === 'required' }));
+    }
     return new Cardtoken({ client, apiBase: apiBase.replace(/\/+$/, ''), key, locale: options.locale === 'ja' ? 'ja' : 'en',
       timeout, fields });
   } catch (e) {

@@ -57,17 +57,21 @@ export async function encryptCompact(key, plaintext, iat) {
 }
 
 const unreachable = (code, message) => ({ type: 'api_connection_error', code, message, param: null });
+const UNAVAILABLE = { type: 'api_connection_error', code: 'encryption_unavailable', param: null,
+  message: 'The card cannot be encrypted here (no WebCrypto, or the API published no key), and this page sends cards only encrypted.' };
 
 /**
  * The encryptor of one API base: fetches its JWKS once per page (again when asked to refresh), and answers the
  * card object's JSON encrypted to its first key, or `null` when the server publishes no key (404, or no
- * P-256 key) or WebCrypto is missing: the card then travels as plain JSON inside TLS. A JWKS that cannot
- * be fetched rejects (as `api_connection_error`) rather than falling back to plain JSON, so blocking the
- * keys does not downgrade the encryption.
+ * P-256 key) or WebCrypto is missing: the card then travels as plain JSON inside TLS. With `required`, those
+ * reject instead (`encryption_unavailable`): nothing between the page and the API (a proxy answering the
+ * keys with a 404) can make the card go in clear. A JWKS that cannot be fetched rejects (as
+ * `api_connection_error`) rather than falling back to plain JSON, so blocking the keys does not downgrade
+ * the encryption.
  */
 const cache = new Map(); // JWKS URL -> Promise<{key, skewMs} | null>, shared by every client of a page
 
-export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
+export function encryptorFor(apiBase, { timeoutMs = 10000, required = false } = {}) {
   const url = `${apiBase.replace(/\/+$/, '')}/.well-known/jwks.json`;
   // `fresh`: past the browser's HTTP cache, which may hold the keys for minutes (max-age) after a
   // rotation retired the one it holds.
@@ -99,7 +103,10 @@ export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
   return {
     /** The card's JSON encrypted, or null. `refresh`: fetch the keys again first (a key was retired). */
     async encrypt(cardJson, refresh = false) {
-      if (!canEncrypt()) return null;
+      if (!canEncrypt()) {
+        if (required) throw UNAVAILABLE;
+        return null;
+      }
       if (!cache.has(url) || refresh) cache.set(url, fetchKeys(refresh));
       const keys = cache.get(url);
       let current;
@@ -109,7 +116,10 @@ export function encryptorFor(apiBase, { timeoutMs = 10000 } = {}) {
         if (cache.get(url) === keys) cache.delete(url); // try again next time
         throw e;
       }
-      if (!current) return null;
+      if (!current) {
+        if (required) throw UNAVAILABLE;
+        return null;
+      }
       const iat = Math.floor((Date.now() + current.skewMs) / 1000);
       return encryptCompact(current.key, cardJson, iat);
     },

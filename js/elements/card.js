@@ -229,7 +229,9 @@ async function start() {
   // reports the failure); where the document preloads it, this request takes the preload's response.
   const pinned = document.querySelector('script[data-wasm]')?.dataset ?? {};
   await init(fetch(new URL(pinned.wasm ?? '', location.href), { integrity: pinned.wasmIntegrity ?? '' }));
-  client = await load(publishableKey, { apiBase: location.origin });
+  // An account that takes cards only encrypted says so in the document: then never in clear.
+  const required = document.querySelector('meta[name="cardtoken-encryption"]')?.content === 'required';
+  client = await load(publishableKey, { apiBase: location.origin, encrypt: required ? 'required' : true });
   wire();
   const resize = () => post('resize', { height: document.documentElement.scrollHeight });
   new ResizeObserver(resize).observe(document.body);

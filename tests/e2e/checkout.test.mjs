@@ -3,12 +3,13 @@
 // carries it encrypted (a JWE), and nothing carries it in clear.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchChromium } from '../support/browser.mjs';
 import { openCardJwe } from '../support/jwe-open.mjs';
-import { startServer } from '../support/server.mjs';
+import { serverBin, startServer } from '../support/server.mjs';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const NUMBER = '4242424242424242';
@@ -29,8 +30,12 @@ after(async () => {
   server?.stop();
 });
 
-async function openCheckout(query = '') {
+async function openCheckout(query = '', { hideKeys = false } = {}) {
   const page = await browser.newPage();
+  // A hostile intermediary between the browser and the API: it answers the encryption keys with a 404.
+  if (hideKeys) {
+    await page.route('**/.well-known/jwks.json', (r) => r.fulfill({ status: 404, headers: { 'access-control-allow-origin': '*' } }));
+  }
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
   const requests = [];
@@ -292,4 +297,30 @@ test("the demo shop answers its own page only: another site's POST, or one that 
   const own = await refund({ 'content-type': 'application/json', origin: urls.demo });
   assert.equal(own.status, 200);
   assert.equal((await api(`/v1/payments/${payment.id}`, sk)).amount_refunded, 1500);
+});
+
+test('a shop that takes cards only encrypted: with the keys hidden on the way, its card fields send the card nowhere', async () => {
+  const shop = urls.shopKeys();
+  const run = (...args) => execFileSync(serverBin(), ['accounts', 'require-encryption', shop.account, ...args],
+    { env: { ...process.env, CARDTOKEN_DATA_DIR: urls.dataDir }, stdio: 'ignore' });
+  run();
+  try {
+    // The frame's document says so once the running server has the setting (its key cache: 2 s).
+    const META = '<meta name="cardtoken-encryption" content="required">';
+    for (let i = 0; i < 50; i++) {
+      if ((await (await fetch(`${urls.api}/elements/card?pk=${shop.publishable_key}`)).text()).includes(META)) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const { page, requests, frame } = await openCheckout('', { hideKeys: true });
+    await typeCard(page, frame, NUMBER);
+    await page.waitForFunction(() => !document.getElementById('pay').disabled);
+    await page.click('#pay');
+    await page.waitForFunction(() => /cannot be encrypted/.test(document.getElementById('status').textContent));
+    assert.deepEqual(requests.filter((r) => r.method === 'POST' && r.url.startsWith(`${urls.api}/v1/tokens`)), [],
+      'no tokenization was sent, in clear or otherwise');
+    assert.ok(requests.some((r) => r.url.endsWith('/.well-known/jwks.json')), 'the frame asked for the keys');
+    await page.close();
+  } finally {
+    run('--off');
+  }
 });

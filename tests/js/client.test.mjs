@@ -156,6 +156,61 @@ test('a key retired since the page fetched the keys: the package fetches them ag
   assert.deepEqual(kids, [before, kid]);
 });
 
+/** A stand-in for a proxy between the page and the API that answers the keys with a 404 and passes the rest on. */
+async function keysHidden() {
+  const http = await import('node:http');
+  const seen = [];
+  const server = http.createServer(async (req, res) => {
+    let body = '';
+    for await (const chunk of req) body += chunk;
+    seen.push({ method: req.method, url: req.url, body });
+    if (req.url.startsWith('/.well-known/jwks.json')) {
+      res.writeHead(404, { 'access-control-allow-origin': '*' }).end();
+      return;
+    }
+    const r = await fetch(stub.url + req.url, { method: req.method, headers: { authorization: req.headers.authorization,
+      'content-type': req.headers['content-type'] ?? 'application/json' }, body: req.method === 'GET' ? undefined : body });
+    res.writeHead(r.status, { 'content-type': 'application/json' }).end(await r.text());
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, seen, close: () => new Promise((r) => server.close(r)) };
+}
+
+test("where no key is published, the card goes in clear by default, and with encrypt: 'required' not at all", async () => {
+  const hidden = await keysHidden();
+  try {
+    const token = await (await load(PK, { apiBase: hidden.url })).createToken(VALID);
+    assert.match(token.id, /^tok_/);
+    const posted = hidden.seen.filter((r) => r.method === 'POST');
+    assert.equal(posted.length, 1);
+    assert.ok(JSON.parse(posted[0].body).card, 'the default falls back to the card in clear (inside TLS)');
+    hidden.seen.length = 0;
+    const e = await rejection((await load(PK, { apiBase: hidden.url, encrypt: 'required' })).createToken(VALID));
+    assert.ok(isCardtokenError(e));
+    assert.equal(e.code, 'encryption_unavailable');
+    assert.deepEqual(hidden.seen.filter((r) => r.method === 'POST'), [], 'nothing was sent');
+  } finally {
+    await hidden.close();
+  }
+});
+
+test("without WebCrypto (an insecure context), the card goes in clear by default, and with encrypt: 'required' not at all", async () => {
+  const saved = Object.getOwnPropertyDescriptor(globalThis, 'crypto');
+  Object.defineProperty(globalThis, 'crypto', { value: undefined, configurable: true, writable: true });
+  try {
+    stub.requests.length = 0;
+    const token = await (await load(PK, { apiBase: stub.url })).createToken(VALID);
+    assert.match(token.id, /^tok_/);
+    assert.ok(JSON.parse(stub.requests.find((r) => r.method === 'POST').body).card, 'in clear');
+    stub.requests.length = 0;
+    const e = await rejection((await load(PK, { apiBase: stub.url, encrypt: 'required' })).createToken(VALID));
+    assert.equal(e.code, 'encryption_unavailable');
+    assert.deepEqual(stub.requests.filter((r) => r.method === 'POST'), []);
+  } finally {
+    Object.defineProperty(globalThis, 'crypto', saved);
+  }
+});
+
 test('string months and two-digit years are accepted as people type them', async () => {
   stub.requests.length = 0;
   const ct = await load(PK, { apiBase: stub.url });

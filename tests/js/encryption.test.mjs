@@ -107,3 +107,23 @@ test('wrong kid, wrong alg, altered ciphertext and a stale iat: the same 400 nam
   assert.ok(!/kid|alg|stale|tamper|expired|iat/i.test([...messages][0]), [...messages][0]);
   assert.equal((await tokenize({ card_jwe: fresh })).status, 200, 'the unaltered one');
 });
+
+test("an account that takes cards only encrypted: its card fields' document says so, others' do not", async () => {
+  const bin = process.env.CARDTOKEN_SERVER_BIN || path.join(root, 'target/debug/cardtoken-server');
+  const doc = async () => (await fetch(`${server.api}/elements/card?pk=${server.pk}`)).text();
+  const META = '<meta name="cardtoken-encryption" content="required">';
+  assert.ok(!(await doc()).includes(META), 'not before the setting');
+  const run = (args) => execFileSync(bin, args, { env: { ...process.env, CARDTOKEN_DATA_DIR: server.dataDir }, encoding: 'utf8' });
+  run(['accounts', 'require-encryption', server.account]);
+  try {
+    // Running servers apply it within their key cache's 2 s.
+    let text = '';
+    for (let i = 0; i < 50 && !text.includes(META); i++) {
+      text = await doc();
+      if (!text.includes(META)) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(text.includes(META), 'the document tells the frame to send only encrypted');
+  } finally {
+    run(['accounts', 'require-encryption', server.account, '--off']);
+  }
+});

@@ -247,6 +247,22 @@ pub async fn card(
     let user_agent = headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or_default();
     let policy = content_security_policy(&ancestors, lacks_wasm_unsafe_eval(user_agent));
     let document = frame.document(takes_fetch_preloads(user_agent));
+    // An account that takes cards only encrypted: the frame then never sends one in clear, whatever
+    // answers its request for the keys.
+    let required = match accounts::requires_encryption(&state, &key.account_id).await {
+        Ok(r) => r,
+        Err(e) => return e.into_response(),
+    };
+    let document = if required {
+        std::borrow::Cow::Owned(document.replacen(
+            "<head>",
+            "<head>\n  <meta name=\"cardtoken-encryption\" content=\"required\">",
+            1,
+        ))
+    } else {
+        std::borrow::Cow::Borrowed(document)
+    };
+    let document = document.as_ref();
     // The answer is the document and its policy: its ETag covers both.
     let etag = {
         let digest = Sha384::new().chain_update(document).chain_update([0]).chain_update(&policy).finalize();
