@@ -10,15 +10,6 @@
 # fuzz/logs/<target>.log; this script prints a summary, never an input.
 source "$(dirname "$0")/lib.sh"
 
-# To be moved into lib.sh beside ensure_rust; until then it lives here.
-if ! declare -F ensure_cargo_fuzz >/dev/null; then
-  ensure_cargo_fuzz() {
-    if ! cargo fuzz --version >/dev/null 2>&1; then
-      say "installing cargo-fuzz (about a minute, once)"
-      cargo install cargo-fuzz
-    fi
-  }
-fi
 
 seconds="${FUZZ_SECONDS:-60}"
 sanitizer=none

@@ -77,11 +77,13 @@ ensure_chromium() {
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null
 }
 
-# cargo-fuzz for scripts/fuzz.sh (npm run fuzz, and its short run in npm test).
+# cargo-fuzz for scripts/fuzz.sh (npm run fuzz, and its short run in npm test), at the version it was
+# tried with.
+CARGO_FUZZ_VERSION=0.13.2
 ensure_cargo_fuzz() {
-  if ! cargo fuzz --version >/dev/null 2>&1; then
-    say "installing cargo-fuzz (about a minute, once)"
-    cargo install cargo-fuzz
+  if [ "$(cargo fuzz --version 2>/dev/null | awk '{print $2}')" != "$CARGO_FUZZ_VERSION" ]; then
+    say "installing cargo-fuzz $CARGO_FUZZ_VERSION (about a minute, once)"
+    cargo install cargo-fuzz --version "=$CARGO_FUZZ_VERSION"
   fi
 }
 

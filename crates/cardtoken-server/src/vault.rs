@@ -141,6 +141,8 @@ pub struct Vault {
     master_from_env: bool,
     /// HMAC key of idempotency fingerprints, derived from the fingerprint key.
     idempotency: Key,
+    /// When the keys file was last re-read for a JWE's unknown key id.
+    reread: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 fn decode_key(b64: &str) -> Option<Key> {
@@ -283,6 +285,7 @@ impl Vault {
             keys_path,
             master_from_env: from_env,
             idempotency,
+            reread: std::sync::Mutex::new(None),
         })
     }
 
@@ -502,14 +505,26 @@ impl Vault {
 
     /// Decrypts a card JWE (see `jwe`). A key id this process does not know yet sends it to the keys
     /// file once: another process may have just rotated.
+    /// (At most once a second: a stream of made-up key ids does not make the server read the file for each.)
     pub fn decrypt_jwe(&self, compact: &str, now: i64) -> Result<Zeroizing<Vec<u8>>, JweError> {
         let first = jwe::decrypt(compact, &self.read().encryption, now);
         match first {
-            Err(JweError::UnknownKey) if self.reload().is_ok() => {
+            Err(JweError::UnknownKey) if self.may_reread() && self.reload().is_ok() => {
                 jwe::decrypt(compact, &self.read().encryption, now)
             }
             other => other,
         }
+    }
+
+    /// Whether a second has passed since the keys file was last re-read for an unknown key id.
+    fn may_reread(&self) -> bool {
+        let mut last = self.reread.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if last.is_some_and(|t| now.duration_since(t) < std::time::Duration::from_secs(1)) {
+            return false;
+        }
+        *last = Some(now);
+        true
     }
 
     /// Adds a new current encryption key pair; the others stay usable until `now + grace`, and those

@@ -747,4 +747,22 @@ mod tests {
         .unwrap();
         assert_eq!(token.card.brand, Brand::Visa);
     }
+
+    #[test]
+    fn card_fields_debug_shows_the_lengths_of_the_number_and_cvc_never_their_digits() {
+        let fields = CardFields {
+            number: "4242 4242 4242 4242",
+            exp_month: 12,
+            exp_year: 2034,
+            cvc: "7294",
+            name: Some("Jane Doe"),
+        };
+        let shown = format!("{fields:?} {fields:#?}");
+        for secret in ["4242", "7294", "Jane"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+        assert!(
+            shown.contains("<19 characters>") && shown.contains("<4 characters>") && shown.contains("2034")
+        );
+    }
 }

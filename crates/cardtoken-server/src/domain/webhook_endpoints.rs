@@ -86,6 +86,9 @@ pub fn embedded_ipv4(v6: Ipv6Addr) -> Vec<Ipv4Addr> {
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return vec![v4(s[6], s[7])];
     }
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return vec![v4(s[6], s[7])]; // ::ffff:0:a.b.c.d (SIIT's IPv4-translated)
+    }
     if s[0] == 0x2002 {
         return vec![v4(s[1], s[2])];
     }
@@ -317,6 +320,8 @@ mod tests {
             "fec0::1",
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "::ffff:0:169.254.169.254",
             "::127.0.0.1",
             "64:ff9b::7f00:1",                      // NAT64 of 127.0.0.1
             "64:ff9b::a9fe:a9fe",                   // NAT64 of 169.254.169.254

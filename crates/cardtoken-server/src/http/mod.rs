@@ -47,6 +47,23 @@ impl Deref for AppState {
     }
 }
 
+/// Runs an operation that asks the processor on a task of its own and waits for it: a client that hangs
+/// up (which drops the handler's future) does not stop it half-way, between the processor's answer and
+/// the transaction that records it. It finishes and stores its answer, which the client's retry replays.
+pub async fn detached<T: Send + 'static>(
+    op: impl std::future::Future<Output = T> + Send + 'static,
+    gone: impl FnOnce() -> T,
+) -> T {
+    use tracing::Instrument;
+    match tokio::spawn(op.instrument(tracing::Span::current())).await {
+        Ok(out) => out,
+        Err(e) => {
+            tracing::error!(error = %e, "an operation's task failed");
+            gone()
+        }
+    }
+}
+
 impl AppState {
     pub fn new(services: Arc<Services>) -> AppState {
         AppState { services, stopping: Arc::new(AtomicBool::new(false)), frame: Arc::default() }

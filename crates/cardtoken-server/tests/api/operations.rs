@@ -114,3 +114,33 @@ async fn a_stop_lets_the_delivery_in_flight_finish_and_records_it() {
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].status, "delivered", "{:?}", deliveries[0].status);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_client_that_hangs_up_mid_payment_leaves_it_whole_and_its_retry_replays_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let config = test_config(tmp.path()).await;
+    let slow = Arc::new(Slow { delay: Duration::from_millis(800), started: AtomicUsize::new(0) });
+    let app = spawn_configured(config, None, false, slow.clone()).await;
+    let token = app.token_for("4242424242424242").await;
+    let body = json!({"amount": 700, "currency": "usd", "token": token});
+    // The client gives up (and closes its connection) while the processor is still deciding.
+    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
+    let gone = impatient
+        .post(format!("{}/v1/payments", app.base))
+        .bearer_auth(&app.sk)
+        .header("idempotency-key", "order-77")
+        .json(&body)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the client hung up: {gone:?}");
+    eventually("the processor to have been asked", || slow.started.load(Ordering::SeqCst) == 1).await;
+    // The operation went on without it: its retry, once it has finished, replays it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let retry = app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(body), Some("order-77")).await;
+    assert_eq!(retry.status, StatusCode::OK, "{}", retry.text);
+    assert_eq!(retry.headers["idempotent-replayed"], "true", "the first request finished and was stored");
+    assert_eq!(slow.started.load(Ordering::SeqCst), 1, "asked once");
+    let list = app.get("/v1/payments").await.json;
+    assert_eq!(list["data"].as_array().unwrap().len(), 1, "one payment");
+    assert_eq!(list["data"][0]["amount_captured"], 700);
+}

@@ -185,6 +185,22 @@ async fn live_keys_tokenize_decline_the_test_cards_and_refuse_payments_without_a
     assert_eq!(live_list["data"].as_array().unwrap().len(), 4);
     assert!(live_list["data"].as_array().unwrap().iter().all(|p| p["livemode"] == true));
     assert!(app.get("/v1/payments").await.json["data"].as_array().unwrap().is_empty());
+    // …and each live object is a 404 to them, to read or to change.
+    let live_token = token["id"].as_str().unwrap();
+    let (status, _, _) = app.get_token(&app.sk, live_token).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "a live token, with the test key");
+    for p in live_list["data"].as_array().unwrap() {
+        let id = p["id"].as_str().unwrap();
+        for (method, path, body) in [
+            (Method::GET, format!("/v1/payments/{id}"), None),
+            (Method::POST, format!("/v1/payments/{id}/capture"), Some(json!({}))),
+            (Method::POST, format!("/v1/payments/{id}/cancel"), Some(json!({}))),
+            (Method::POST, "/v1/refunds".to_string(), Some(json!({"payment": id}))),
+        ] {
+            let r = app.call(method.clone(), &path, Some(&app.sk), body, None).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{method} {path} with the test key: {}", r.text);
+        }
+    }
     // A test key tokenizes in test mode.
     let (_, test_token, _) = app.tokenize(&app.pk, card("4242424242424242", "123")).await;
     assert_eq!(test_token["livemode"], false);

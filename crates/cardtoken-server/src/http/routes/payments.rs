@@ -9,6 +9,7 @@ use cardtoken_types::wire::{ErrorBody, List, Payment, PaymentStatus, Refund};
 use cardtoken_types::Currency;
 use serde::Deserialize;
 
+use crate::domain::idempotency::Reply;
 use crate::domain::payments::{self, check_id, NewPayment};
 use crate::domain::{refunds, Error as ApiError};
 use crate::http::auth::{AnyKey, Secret};
@@ -127,7 +128,14 @@ pub async fn create(
     IdemJson(body, idem): IdemJson<CreatePaymentBody>,
 ) -> Response {
     match body.validate() {
-        Ok(new) => respond(payments::create(&state, &caller, new, idem, render::<Payment>).await),
+        Ok(new) => {
+            let svc = state.services().clone();
+            let created = crate::http::detached(
+                async move { payments::create(&svc, &caller, new, idem, render::<Payment>).await },
+                || Reply::Fresh(Err(ApiError::internal("the payment's task failed"))),
+            );
+            respond(created.await)
+        }
         Err(e) => json::<Payment>(Err(e)),
     }
 }
@@ -302,5 +310,10 @@ pub async fn refund(
     if !body.payment.starts_with("pay_") || body.payment.len() > 64 {
         return json::<Refund>(Err(invalid("`payment` must be a payment id (`pay_…`).".into(), "payment")));
     }
-    respond(refunds::create(&state, &caller, &body.payment, body.amount, idem, render::<Refund>).await)
+    let svc = state.services().clone();
+    let refunded = crate::http::detached(
+        async move { refunds::create(&svc, &caller, &body.payment, body.amount, idem, render::<Refund>).await },
+        || Reply::Fresh(Err(ApiError::internal("the refund's task failed"))),
+    );
+    respond(refunded.await)
 }

@@ -236,7 +236,12 @@ pub async fn complete(
         "fail" => false,
         _ => return page(StatusCode::BAD_REQUEST, &policy, "Bad request", "<h1>Choose pass or fail.</h1>"),
     };
-    match payments::complete_challenge(&state, &id, &form.client_secret, passed).await {
+    let (svc, pid, secret) = (state.services().clone(), id.clone(), form.client_secret.clone());
+    let completed = crate::http::detached(
+        async move { payments::complete_challenge(&svc, &pid, &secret, passed).await },
+        || Err(ApiError::internal("the challenge's task failed")),
+    );
+    match completed.await {
         Ok(p) => finished(&policy, &p, origin),
         // The payment had moved on (canceled, or another result came first): say so, with its state.
         Err(ApiError::WithPayment(e, p)) if matches!(*e, ApiError::InvalidRequest { .. }) => {
