@@ -869,3 +869,52 @@ async fn served_over_https_the_cookies_are_secure() {
         "{session}"
     );
 }
+
+/// `YYYY-MM-DD` of a Unix time (UTC).
+fn date_of(t: i64) -> String {
+    // Howard Hinnant's civil_from_days.
+    let z = t.div_euclid(86_400) + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+#[tokio::test]
+async fn the_payments_page_filters_by_date_range_and_amount() {
+    let app = spawn_app().await;
+    add_user(&app, &app.account, "ann@shop.example").await;
+    let day0 = app.clock.now();
+    let early = app.pay("4242424242424242", 1000, true).await.json["id"].as_str().unwrap().to_string();
+    app.clock.advance(3 * 86_400);
+    let late = app.pay("4242424242424242", 2500, true).await.json["id"].as_str().unwrap().to_string();
+    let later = app.pay("5555555555554444", 1000, true).await.json["id"].as_str().unwrap().to_string();
+    // Signed in now (a session ends after 30 idle minutes of the test's clock).
+    let mut b = Browser::signed_in(&app, "ann@shop.example").await;
+    let shown =
+        |text: &str| [&early, &late, &later].iter().map(|id| text.contains(id.as_str())).collect::<Vec<_>>();
+
+    let (d0, d3) = (date_of(day0), date_of(day0 + 3 * 86_400));
+    let all = b.get("/dashboard/payments").await;
+    assert_eq!(shown(&all.text), [true, true, true]);
+    let r = b.get(&format!("/dashboard/payments?from={d3}")).await;
+    assert_eq!(shown(&r.text), [false, true, true], "from the day of the later two");
+    let r = b.get(&format!("/dashboard/payments?until={d0}")).await;
+    assert_eq!(shown(&r.text), [true, false, false], "until the first day, that day included");
+    let r = b.get(&format!("/dashboard/payments?from={d0}&until={}", date_of(day0 + 86_400))).await;
+    assert_eq!(shown(&r.text), [true, false, false]);
+    let r = b.get("/dashboard/payments?amount=1000").await;
+    assert_eq!(shown(&r.text), [true, false, true], "by amount, in minor units");
+    let r = b.get(&format!("/dashboard/payments?amount=1000&from={d3}&last4=4444")).await;
+    assert_eq!(shown(&r.text), [false, false, true], "the filters together");
+    // A date that is not one: said so, and nothing listed.
+    let r = b.get("/dashboard/payments?from=2026-02-31").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST);
+    assert_eq!(shown(&r.text), [false, false, false]);
+    assert!(r.text.contains("role=\"alert\""), "{}", r.text);
+}
