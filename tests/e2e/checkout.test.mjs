@@ -27,7 +27,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  server?.stop();
+  await server?.stop();
 });
 
 async function openCheckout(query = '', { hideKeys = false } = {}) {

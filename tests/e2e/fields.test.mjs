@@ -79,8 +79,8 @@ before(async () => {
 after(async () => {
   await Promise.all(proxies.map((p) => p.close()));
   await browser?.stop();
-  api?.stop();
-  broken?.stop();
+  await api?.stop();
+  await broken?.stop();
   await site?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });

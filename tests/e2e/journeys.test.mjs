@@ -24,7 +24,7 @@ before(async () => {
 
 after(async () => {
   await browser?.stop();
-  server?.stop();
+  await server?.stop();
 });
 
 /** Opens the checkout and waits for the card fields' `ready`; page errors are collected in the page. */

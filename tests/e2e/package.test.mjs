@@ -176,7 +176,7 @@ before(async () => {
 
 after(async () => {
   await browser?.stop();
-  api?.stop();
+  await api?.stop();
   await site?.close();
   if (work) rmSync(work, { recursive: true, force: true });
 });
@@ -307,6 +307,6 @@ test(name('after the encryption key is rotated with no grace, an open page fetch
     await s.execute(() => window.__t.tokenize());
     assert.deepEqual(await tokens(2), ['tok_', 'tok_']);
   } finally {
-    own.stop();
+    await own.stop();
   }
 });

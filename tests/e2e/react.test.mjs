@@ -33,7 +33,7 @@ before(async () => {
 
 after(async () => {
   await browser?.stop();
-  api?.stop();
+  await api?.stop();
   await Promise.all(sites.map((site) => site.close()));
   if (work) rmSync(work, { recursive: true, force: true });
 });

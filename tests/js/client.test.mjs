@@ -31,7 +31,7 @@ before(async () => {
 after(async () => {
   Object.assign(console, originals);
   await stub.close();
-  api.stop();
+  await api.stop();
 });
 
 const VALID = { number: '4242 4242 4242 4242', exp_month: 12, exp_year: 2034, cvc: '123', name: 'Jane Doe' };

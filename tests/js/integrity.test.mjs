@@ -27,8 +27,8 @@ before(async () => {
   api = await startServer();
 });
 
-after(() => {
-  api?.stop();
+after(async () => {
+  await api?.stop();
   if (work) rmSync(work, { recursive: true, force: true });
 });
 

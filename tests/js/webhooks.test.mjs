@@ -25,7 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  server?.stop();
+  await server?.stop();
   receiver?.close();
 });
 

@@ -24,9 +24,12 @@ export function startServer(env = {}, { demo = false } = {}) {
       CARDTOKEN_RATE_CLIENT_PER_MINUTE: '100000', CARDTOKEN_ALLOW_PRIVATE_WEBHOOKS: 'true', ...env },
     stdio: ['ignore', 'pipe', 'ignore'],
   });
+  // Stops the server, then removes its data dir once it has exited (a graceful stop writes there last:
+  // the CVCs it still held). Resolves then; callers that need not wait may ignore it.
+  const exited = new Promise((resolve) => child.on('exit', resolve));
   const stop = () => {
     child.kill('SIGTERM');
-    rmSync(dataDir, { recursive: true, force: true });
+    return exited.then(() => rmSync(dataDir, { recursive: true, force: true })).catch(() => {});
   };
   let out = '';
   return new Promise((resolve, reject) => {
