@@ -44,6 +44,35 @@ fn scope(a: &str) -> Scope {
     Scope::new(a, false)
 }
 
+/// A webhook endpoint of account A, for every event.
+fn endpoint(id: &str) -> EndpointRecord {
+    EndpointRecord {
+        id: id.into(),
+        account_id: "acct_a".into(),
+        livemode: false,
+        url: "http://127.0.0.1:9/".into(),
+        events: vec!["*".into()],
+        enabled: true,
+        secret: "whsec_x".into(),
+        previous_secret: None,
+        previous_until: None,
+        created: 1,
+    }
+}
+
+/// Event `i` of account A.
+fn event(i: usize) -> NewEvent {
+    NewEvent {
+        id: format!("evt_{i}"),
+        account_id: "acct_a".into(),
+        livemode: false,
+        kind: "payment.succeeded".into(),
+        object_id: None,
+        created: 10,
+        body: "{}".into(),
+    }
+}
+
 fn token(id: &str, account: &str, expires: i64) -> TokenRecord {
     TokenRecord {
         id: id.into(),
@@ -135,18 +164,7 @@ async fn objects_are_seen_only_in_their_own_account_and_mode() {
         store::write(&s, |tx| {
             tx.insert_token(&token("tok_a", "acct_a", 1000))?;
             tx.insert_payment(&payment("pay_a", "acct_a", "tok_a", 500))?;
-            tx.insert_endpoint(&EndpointRecord {
-                id: "we_a".into(),
-                account_id: "acct_a".into(),
-                livemode: false,
-                url: "http://127.0.0.1:9/".into(),
-                events: vec!["*".into()],
-                enabled: true,
-                secret: "whsec_x".into(),
-                previous_secret: None,
-                previous_until: None,
-                created: 1,
-            })?;
+            tx.insert_endpoint(&endpoint("we_a"))?;
             tx.insert_events(&[NewEvent {
                 id: "evt_a".into(),
                 account_id: "acct_a".into(),
@@ -303,31 +321,9 @@ async fn payments_list_newest_first_with_filters_and_pages() {
 async fn seed_deliveries(s: &Arc<dyn Store>, endpoints: usize, per_endpoint: usize) {
     store::write(s, move |tx| {
         for e in 0..endpoints {
-            tx.insert_endpoint(&EndpointRecord {
-                id: format!("we_{e}"),
-                account_id: "acct_a".into(),
-                livemode: false,
-                url: "http://127.0.0.1:9/".into(),
-                events: vec!["*".into()],
-                enabled: true,
-                secret: "whsec_x".into(),
-                previous_secret: None,
-                previous_until: None,
-                created: 1,
-            })?;
+            tx.insert_endpoint(&endpoint(&format!("we_{e}")))?;
         }
-        let events: Vec<NewEvent> = (0..per_endpoint)
-            .map(|i| NewEvent {
-                id: format!("evt_{i}"),
-                account_id: "acct_a".into(),
-                livemode: false,
-                kind: "payment.succeeded".into(),
-                object_id: None,
-                created: 10,
-                body: "{}".into(),
-            })
-            .collect();
-        tx.insert_events(&events)
+        tx.insert_events(&(0..per_endpoint).map(event).collect::<Vec<_>>())
     })
     .await
     .unwrap();
@@ -382,27 +378,6 @@ async fn one_endpoints_backlog_does_not_keep_another_endpoints_delivery_out_of_t
     for (name, s, _dir) in backends().await {
         seed_accounts(&s).await;
         store::write(&s, |tx| {
-            let endpoint = |id: &str| EndpointRecord {
-                id: id.into(),
-                account_id: "acct_a".into(),
-                livemode: false,
-                url: "http://127.0.0.1:9/".into(),
-                events: vec!["*".into()],
-                enabled: true,
-                secret: "whsec_x".into(),
-                previous_secret: None,
-                previous_until: None,
-                created: 1,
-            };
-            let event = |i: usize| NewEvent {
-                id: format!("evt_{i}"),
-                account_id: "acct_a".into(),
-                livemode: false,
-                kind: "payment.succeeded".into(),
-                object_id: None,
-                created: 10,
-                body: "{}".into(),
-            };
             // 300 events for a slow endpoint, then one more once a second endpoint exists.
             tx.insert_endpoint(&endpoint("we_slow"))?;
             tx.insert_events(&(0..300).map(event).collect::<Vec<_>>())?;

@@ -403,6 +403,29 @@ impl TestApp {
     }
 }
 
+/// The Luhn check digit that completes `body` (the digits of a card number but its last).
+pub fn luhn_digit(body: &str) -> u32 {
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if i % 2 == 0 {
+                let dd = d * 2;
+                if dd > 9 {
+                    dd - 9
+                } else {
+                    dd
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    (10 - sum % 10) % 10
+}
+
 /// Every file under a data dir, one after the other.
 pub fn data_dir_bytes(dir: &Path) -> Vec<u8> {
     let mut all = Vec::new();

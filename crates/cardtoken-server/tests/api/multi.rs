@@ -13,7 +13,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::helpers::{card, eventually, postgres, test_config};
+use crate::helpers::{card, eventually, luhn_digit, postgres, test_config};
 use crate::webhooks::Receiver;
 
 struct Instance {
@@ -460,29 +460,6 @@ async fn the_per_address_and_per_card_limits_hold_across_instances() {
         ok += usize::from(resp.status() == StatusCode::OK);
     }
     assert_eq!(ok, 5, "one bucket for the card across instances and addresses");
-}
-
-/// The Luhn check digit that completes `body`.
-fn luhn_digit(body: &str) -> u32 {
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(i, b)| {
-            let d = u32::from(b - b'0');
-            if i % 2 == 0 {
-                let dd = d * 2;
-                if dd > 9 {
-                    dd - 9
-                } else {
-                    dd
-                }
-            } else {
-                d
-            }
-        })
-        .sum();
-    (10 - sum % 10) % 10
 }
 
 #[tokio::test]
