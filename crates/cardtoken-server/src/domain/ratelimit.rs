@@ -5,21 +5,19 @@
 //! shopper retyping a card does not.
 //!
 //! One instance (SQLite) keeps the buckets in memory. Several instances (PostgreSQL) share them all in
-//! storage, so N instances do not give a client N budgets: a request first reads its address's bucket
-//! (and is refused there when it is empty), its token then takes from the address's and the card's
-//! buckets inside the transaction that stores the token (no commit of its own), and a refused card is
-//! charged in a write of its own. The per-key bucket is a high ceiling, taken in small leases (a
-//! twentieth of the bucket, at most 100) that each instance spends locally, so instances do not queue on
-//! one row for every request.
+//! storage, so N instances do not give a client N budgets: each take is one statement on a connection
+//! whose commits do not wait for the disk (a crash may forget a few seconds of spending), so a busy
+//! address's row is locked for a statement, not for a flush. The per-key bucket is a high ceiling,
+//! taken in small leases (a twentieth of the bucket, at most 100) that each instance spends locally, so
+//! instances do not queue on one row for every request.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
 use crate::config::Config;
-use crate::store::{self, Scope, Tx};
+use crate::store::{self, Scope};
 
-use super::idempotency::OpResult;
 use super::{Error, Services};
 
 /// A bucket's shape: how many at once, and how fast it refills.
@@ -132,19 +130,35 @@ fn card_bucket(fingerprint: &str) -> String {
     format!("card:{fingerprint}")
 }
 
-/// Before a tokenization: the client's bucket must hold a unit (taken here on one instance; in storage,
-/// only read here, and taken with the token).
+/// Takes `cost` from a bucket (with `force`, even into debt): in this process's memory, or in storage
+/// where instances share the buckets (one relaxed statement). Answers the seconds to wait, 0 if taken.
+async fn take(
+    svc: &Services,
+    local: &Local,
+    key: String,
+    rule: Rule,
+    cost: f64,
+    force: bool,
+) -> Result<f64, Error> {
+    let now = svc.now() as f64;
+    if !svc.limits.shared {
+        return Ok(local.take(&key, rule, cost, now, force));
+    }
+    Ok(store::write_relaxed(&svc.store, move |tx| {
+        if force {
+            tx.charge_tokens(&key, rule.capacity, rule.per_sec, cost, now).map(|()| 0.0)
+        } else {
+            tx.take_tokens(&key, rule.capacity, rule.per_sec, cost, now)
+        }
+    })
+    .await?)
+}
+
+/// Before a tokenization: a unit of the client's bucket.
 pub async fn admit_client(svc: &Services, client: Option<IpAddr>) -> Result<(), Error> {
     let Some(ip) = client else { return Ok(()) };
     let l = &svc.limits;
-    let (key, rule, now) = (client_bucket(ip), l.per_client, svc.now() as f64);
-    let wait = if l.shared {
-        let available =
-            store::read(&svc.store, move |tx| tx.peek_tokens(&key, rule.capacity, rule.per_sec, now)).await?;
-        rule.wait(available, 1.0)
-    } else {
-        l.clients.take(&key, rule, 1.0, now, false)
-    };
+    let wait = take(svc, &l.clients, client_bucket(ip), l.per_client, 1.0, false).await?;
     if wait > 0.0 {
         tracing::warn!("tokenization refused: client address over its limit");
         return Err(limited(wait, CLIENT));
@@ -152,92 +166,35 @@ pub async fn admit_client(svc: &Services, client: Option<IpAddr>) -> Result<(), 
     Ok(())
 }
 
-/// A refused card: the client pays a failure's cost, and so does the card when its number was good
-/// (its expiry or CVC was not: someone may be guessing them), even into debt.
+/// A refused card: the client pays the rest of a failure's cost (one unit was taken on admission), and
+/// the card a failure's cost when its number was good (its expiry or CVC was not: someone may be
+/// guessing them), even into debt.
 pub async fn charge_failure(svc: &Services, client: Option<IpAddr>, fingerprint: Option<&str>) {
     let l = &svc.limits;
-    let now = svc.now() as f64;
     let cost = l.failure_cost;
-    if !l.shared {
-        if let Some(ip) = client {
-            // One unit was taken on admission.
-            l.clients.take(&client_bucket(ip), l.per_client, cost - 1.0, now, true);
-        }
-        if let Some(f) = fingerprint {
-            l.cards.take(&card_bucket(f), l.per_card, cost, now, true);
-        }
-        return;
+    let mut charged = Ok(0.0);
+    if let Some(ip) = client {
+        charged = take(svc, &l.clients, client_bucket(ip), l.per_client, cost - 1.0, true).await;
     }
-    let charges: Vec<(String, Rule)> = client
-        .map(|ip| (client_bucket(ip), l.per_client))
-        .into_iter()
-        .chain(fingerprint.map(|f| (card_bucket(f), l.per_card)))
-        .collect();
-    if charges.is_empty() {
-        return;
+    if let (Ok(_), Some(f)) = (&charged, fingerprint) {
+        charged = take(svc, &l.cards, card_bucket(f), l.per_card, cost, true).await;
     }
-    let charged = store::write(&svc.store, move |tx| {
-        for (key, rule) in &charges {
-            tx.charge_tokens(key, rule.capacity, rule.per_sec, cost, now)?;
-        }
-        Ok(())
-    })
-    .await;
     if let Err(e) = charged {
         tracing::warn!(error = %e, "a refused card's cost could not be charged");
     }
 }
 
-/// Once the card parses: its own bucket (by fingerprint, never by number). On one instance it is taken
-/// here; with shared buckets, by [`take_in`] with the token.
-pub fn admit_card(svc: &Services, fingerprint: &str) -> Result<(), Error> {
+/// Once the card parses: a unit of its own bucket (by fingerprint, never by number; `None` for a card
+/// exempt from it).
+pub async fn admit_card(svc: &Services, fingerprint: Option<&str>) -> Result<(), Error> {
+    let Some(f) = fingerprint else { return Ok(()) };
     let l = &svc.limits;
-    if l.shared {
-        return Ok(());
-    }
-    let wait = l.cards.take(&card_bucket(fingerprint), l.per_card, 1.0, svc.now() as f64, false);
+    let wait = take(svc, &l.cards, card_bucket(f), l.per_card, 1.0, false).await?;
     if wait > 0.0 {
         tracing::warn!("tokenization refused: card over its limit");
         return Err(limited(wait, CARD));
     }
     Ok(())
-}
-
-/// What a token still has to take from shared buckets, inside the transaction that stores it (nothing
-/// on one instance, where admission took it).
-#[derive(Clone, Debug, Default)]
-pub struct Takes(Vec<(String, Rule, &'static str)>);
-
-/// The shared buckets a token takes from: its client's, and its card's unless the card is exempt.
-pub fn takes(svc: &Services, client: Option<IpAddr>, card: Option<&str>) -> Takes {
-    let l = &svc.limits;
-    if !l.shared {
-        return Takes::default();
-    }
-    let mut takes = Vec::new();
-    if let Some(ip) = client {
-        takes.push((client_bucket(ip), l.per_client, CLIENT));
-    }
-    if let Some(f) = card {
-        takes.push((card_bucket(f), l.per_card, CARD));
-    }
-    Takes(takes)
-}
-
-/// Takes one unit from each bucket of `takes` in the caller's transaction, or refuses (taking nothing
-/// that matters: the transaction's writes are the token's, which a refusal does not make).
-pub fn take_in(tx: &mut dyn Tx, takes: &Takes, now: i64) -> OpResult<()> {
-    for (key, rule, message) in &takes.0 {
-        let wait = tx.take_tokens(key, rule.capacity, rule.per_sec, 1.0, now as f64)?;
-        if wait > 0.0 {
-            tracing::warn!(
-                "tokenization refused: {}",
-                if *message == CLIENT { "client address" } else { "card" }
-            );
-            return Ok(Err(limited(wait, message)));
-        }
-    }
-    Ok(Ok(()))
 }
 
 /// The key's ceiling: in storage when instances share it.

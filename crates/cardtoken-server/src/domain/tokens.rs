@@ -63,7 +63,7 @@ pub async fn create(
 ) -> Reply<Token> {
     let encrypted = request.card_jwe.is_some();
     match admit(svc, caller, client, request).await {
-        Ok((record, takes)) => store_token(svc, caller, record, takes, encrypted, idem, render).await,
+        Ok(record) => store_token(svc, caller, record, encrypted, idem, render).await,
         Err(e) => Reply::Fresh(Err(e)),
     }
 }
@@ -137,13 +137,13 @@ async fn card_of(
     }
 }
 
-/// The checks and the sealing: answers the record to store, and what it still takes from shared buckets.
+/// The checks and the sealing: answers the record to store.
 async fn admit(
     svc: &Services,
     caller: &Caller,
     client: Option<std::net::IpAddr>,
     request: TokenRequest,
-) -> Result<(TokenRecord, ratelimit::Takes), Error> {
+) -> Result<TokenRecord, Error> {
     let now = svc.now();
     ratelimit::admit_client(svc, client).await?;
     let input = match card_of(svc, caller, request, now).await {
@@ -169,21 +169,16 @@ async fn admit(
         }
     };
     let fingerprint = svc.vault.fingerprint(&card.number);
-    let card_limited = limited(&card.number);
-    if card_limited {
-        ratelimit::admit_card(svc, &fingerprint)?;
-    }
+    let limited_card = limited(&card.number).then_some(fingerprint.as_str());
+    ratelimit::admit_card(svc, limited_card).await?;
     ratelimit::admit_key(svc, &caller.scope, &caller.key_id).await?;
-    let takes = ratelimit::takes(svc, client, card_limited.then_some(fingerprint.as_str()));
-    let record = seal(svc, caller, &card, fingerprint, now).await?;
-    Ok((record, takes))
+    seal(svc, caller, &card, fingerprint, now).await
 }
 
 async fn store_token(
     svc: &Services,
     caller: &Caller,
     record: TokenRecord,
-    takes: ratelimit::Takes,
     encrypted: bool,
     idem: Option<Idempotency>,
     render: Render<Token>,
@@ -191,9 +186,6 @@ async fn store_token(
     let now = record.created;
     let token = token_json(&record);
     let reply = idempotency::run(svc, &caller.scope, idem, render, move |tx| {
-        if let Err(e) = ratelimit::take_in(tx, &takes, now)? {
-            return Ok(Err(e));
-        }
         tx.insert_token(&record)?;
         Ok(Ok(token))
     })

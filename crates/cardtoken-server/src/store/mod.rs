@@ -136,6 +136,13 @@ pub trait Store: Send + Sync + 'static {
     /// A job that fails leaves nothing behind. Jobs may be committed together with others (SQLite
     /// commits a batch at a time), but each is all or nothing. Never blocks.
     fn transact(&self, job: TxJob, done: Done);
+    /// As `transact`, for state whose last moments may be lost in a crash (rate-limit buckets), and
+    /// whose every statement is atomic on its own: it may run statement by statement, committing without
+    /// waiting for the disk (PostgreSQL: connections with `synchronous_commit` off), so a busy row is
+    /// locked for a statement. SQLite's single writer commits it like any other.
+    fn transact_relaxed(&self, job: TxJob, done: Done) {
+        self.transact(job, done)
+    }
     /// Runs `job` on a consistent read snapshot; blocking.
     fn read(&self, job: ReadJob<'_>) -> Result<()>;
     /// Whether `read` is quick enough to call on an async worker (an embedded database), rather than
@@ -160,19 +167,39 @@ where
     T: Send + 'static,
     F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
 {
+    write_with(store, false, f).await
+}
+
+/// Runs `f`, whose statements are each atomic, without waiting for the disk (`Store::transact_relaxed`).
+pub async fn write_relaxed<T, F>(store: &Arc<dyn Store>, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+{
+    write_with(store, true, f).await
+}
+
+async fn write_with<T, F>(store: &Arc<dyn Store>, relaxed: bool, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&mut dyn Tx) -> Result<T> + Send + 'static,
+{
     let slot: Arc<std::sync::Mutex<Option<T>>> = Arc::new(std::sync::Mutex::new(None));
     let filled = slot.clone();
     let (tx, rx) = tokio::sync::oneshot::channel::<Result<()>>();
-    store.transact(
-        Box::new(move |t: &mut dyn Tx| {
-            let value = f(t)?;
-            *filled.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
-            Ok(())
-        }),
-        Box::new(move |outcome| {
-            let _ = tx.send(outcome);
-        }),
-    );
+    let job: TxJob = Box::new(move |t: &mut dyn Tx| {
+        let value = f(t)?;
+        *filled.lock().unwrap_or_else(|p| p.into_inner()) = Some(value);
+        Ok(())
+    });
+    let done: Done = Box::new(move |outcome| {
+        let _ = tx.send(outcome);
+    });
+    if relaxed {
+        store.transact_relaxed(job, done);
+    } else {
+        store.transact(job, done);
+    }
     rx.await.map_err(|_| StoreError::Unavailable)??;
     let value = slot.lock().unwrap_or_else(|p| p.into_inner()).take();
     value.ok_or(StoreError::Unavailable)

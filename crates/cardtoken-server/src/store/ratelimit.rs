@@ -9,8 +9,6 @@ pub trait RateLimitRepo {
     fn take_tokens(&mut self, key: &str, capacity: f64, per_sec: f64, cost: f64, now: f64) -> Result<f64>;
     /// Takes `cost` even when the bucket holds less, into debt (a refused card's price).
     fn charge_tokens(&mut self, key: &str, capacity: f64, per_sec: f64, cost: f64, now: f64) -> Result<()>;
-    /// What the bucket holds at `now`, without taking anything (a full bucket if it has none).
-    fn peek_tokens(&mut self, key: &str, capacity: f64, per_sec: f64, now: f64) -> Result<f64>;
 }
 
 /// A bucket's tokens at `now`, from what was stored at `updated`.

@@ -64,16 +64,22 @@ struct Pool {
     open: Mutex<usize>,
     available: Condvar,
     max: usize,
+    /// Its connections' commits do not wait for the disk (`synchronous_commit = off`): for the relaxed
+    /// writes only (rate-limit buckets), each statement on its own.
+    relaxed: bool,
 }
 
 impl Pool {
-    fn connect(url: &str) -> Result<Conn> {
+    fn connect(url: &str, relaxed: bool) -> Result<Conn> {
         let mut client = Client::connect(url, NoTls).map_err(|e| StoreError::Open(e.to_string()))?;
         // The server's notices ("relation … already exists, skipping" from every `IF NOT EXISTS`) are
         // expected, and the driver would log each one: only warnings and errors are sent.
-        client
-            .batch_execute("SET client_min_messages = warning")
-            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let setup = if relaxed {
+            "SET client_min_messages = warning; SET synchronous_commit = off"
+        } else {
+            "SET client_min_messages = warning"
+        };
+        client.batch_execute(setup).map_err(|e| StoreError::Open(e.to_string()))?;
         Ok(Conn { client, statements: HashMap::new() })
     }
 
@@ -90,7 +96,7 @@ impl Pool {
                     *open += 1;
                     drop(open);
                     drop(idle);
-                    return Pool::connect(&self.url).inspect_err(|_| {
+                    return Pool::connect(&self.url, self.relaxed).inspect_err(|_| {
                         *self.open.lock().unwrap_or_else(|p| p.into_inner()) -= 1;
                     });
                 }
@@ -190,29 +196,46 @@ fn unsigned(v: i64) -> Result<u64> {
 
 pub struct PgStore {
     pool: Arc<Pool>,
+    /// Connections for relaxed writes (see `Pool::relaxed`).
+    relaxed: Arc<Pool>,
 }
 
 impl PgStore {
     /// Connects (at most `pool_size` connections) and runs the migrations (one instance at a time).
     pub fn open(url: &str, pool_size: usize) -> Result<PgStore> {
-        let pool = Arc::new(Pool {
-            url: url.to_string(),
-            idle: Mutex::new(Vec::new()),
-            open: Mutex::new(0),
-            available: Condvar::new(),
-            max: pool_size.max(2),
-        });
+        let pool_of = |max: usize, relaxed: bool| {
+            Arc::new(Pool {
+                url: url.to_string(),
+                idle: Mutex::new(Vec::new()),
+                open: Mutex::new(0),
+                available: Condvar::new(),
+                max,
+                relaxed,
+            })
+        };
+        let pool = pool_of(pool_size.max(2), false);
         let mut conn = pool.get()?;
         schema::migrate(&mut conn.client)?;
         pool.put(conn);
-        Ok(PgStore { pool })
+        Ok(PgStore { pool, relaxed: pool_of((pool_size / 4).max(2), true) })
     }
 
     fn run(pool: &Pool, read_only: bool, job: &mut dyn FnMut(&mut PgTx<'_>) -> Result<()>) -> Result<()> {
+        PgStore::run_with(pool, read_only, job)
+    }
+
+    /// `statement_by_statement`: no transaction, each statement committed on its own (reads; and the
+    /// relaxed writes, whose statements are each atomic).
+    fn run_with(
+        pool: &Pool,
+        statement_by_statement: bool,
+        job: &mut dyn FnMut(&mut PgTx<'_>) -> Result<()>,
+    ) -> Result<()> {
         let mut conn = pool.get()?;
         let outcome = (|| {
             let Conn { client, statements } = &mut conn;
-            let target = if read_only { Target::Auto(client) } else { Target::Tx(client.transaction()?) };
+            let target =
+                if statement_by_statement { Target::Auto(client) } else { Target::Tx(client.transaction()?) };
             let mut pg = PgTx { target, statements };
             catch_unwind(AssertUnwindSafe(|| job(&mut pg)))
                 .unwrap_or_else(|_| Err(StoreError::Db("a storage job panicked".into())))?;
@@ -226,12 +249,12 @@ impl PgStore {
     }
 }
 
-impl Store for PgStore {
-    fn transact(&self, job: TxJob, done: Done) {
-        let pool = self.pool.clone();
+impl PgStore {
+    fn transact_with(&self, relaxed: bool, job: TxJob, done: Done) {
+        let pool = if relaxed { self.relaxed.clone() } else { self.pool.clone() };
         let work = move || {
             let mut job = Some(job);
-            let outcome = PgStore::run(&pool, false, &mut |tx| match job.take() {
+            let outcome = PgStore::run_with(&pool, relaxed, &mut |tx| match job.take() {
                 Some(j) => j(tx),
                 None => Ok(()),
             });
@@ -243,6 +266,16 @@ impl Store for PgStore {
             }
             Err(_) => work(),
         }
+    }
+}
+
+impl Store for PgStore {
+    fn transact(&self, job: TxJob, done: Done) {
+        self.transact_with(false, job, done);
+    }
+
+    fn transact_relaxed(&self, job: TxJob, done: Done) {
+        self.transact_with(true, job, done);
     }
 
     /// Reads run statement by statement (each sees what was committed when it ran): the domain reads

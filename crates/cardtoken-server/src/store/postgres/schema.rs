@@ -242,6 +242,9 @@ pub const MIGRATIONS: &[&str] = &[
             EXECUTE format('DROP TABLE IF EXISTS %I', t);
         END LOOP;
     END $$;",
+    // 6: a bucket's take is one statement (so it can run outside a transaction, its commit not waiting
+    // for the disk): the row says whether the last take fitted.
+    "ALTER TABLE rate_buckets ADD COLUMN taken BOOLEAN NOT NULL DEFAULT true;",
 ];
 
 /// Brings the schema up to date, one instance at a time.

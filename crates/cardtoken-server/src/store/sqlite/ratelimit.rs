@@ -44,8 +44,4 @@ impl RateLimitRepo for SqliteTx<'_> {
     fn charge_tokens(&mut self, key: &str, capacity: f64, per_sec: f64, cost: f64, now: f64) -> Result<()> {
         self.take(key, capacity, per_sec, cost, now, true).map(|_| ())
     }
-
-    fn peek_tokens(&mut self, key: &str, capacity: f64, per_sec: f64, now: f64) -> Result<f64> {
-        self.bucket(key, capacity, per_sec, now)
-    }
 }
