@@ -5,6 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::routing::post;
@@ -12,7 +15,9 @@ use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
 
-use crate::helpers::{contains, eventually, spawn_app, spawn_app_realtime, TestApp};
+use crate::helpers::{
+    contains, eventually, spawn_app, spawn_app_realtime, spawn_app_with_processor, Slow, TestApp,
+};
 use crate::webhooks::Receiver;
 use cardtoken_server::domain::users;
 
@@ -478,6 +483,39 @@ async fn a_double_click_refunds_once() {
     let again = b.get(&format!("/dashboard/payments/{}/refund?amount=300", p["id"].as_str().unwrap())).await;
     assert_eq!(b.submit(&again, &action, &[]).await.status, StatusCode::SEE_OTHER);
     assert_eq!(payment(&app, p["id"].as_str().unwrap()).await["amount_refunded"], 600);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_person_who_leaves_mid_refund_leaves_it_whole_and_the_same_click_replays_it() {
+    let slow = Arc::new(Slow::refunding(Duration::from_millis(800)));
+    let app = spawn_app_with_processor(slow.clone()).await;
+    add_user(&app, &app.account, "ann@shop.example").await;
+    let pid = app.pay("4242424242424242", 1000, true).await.json["id"].as_str().unwrap().to_string();
+    let mut b = Browser::signed_in(&app, "ann@shop.example").await;
+    let confirm = b.get(&format!("/dashboard/payments/{pid}/refund?amount=300")).await;
+    let action = format!("/dashboard/payments/{pid}/refund");
+    let fields = confirm.form(&action);
+    // The tab is closed (the connection with it) while the processor is still deciding.
+    let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let gone = reqwest::Client::builder()
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap()
+        .post(format!("{}{action}", app.base))
+        .header("cookie", jar.join("; "))
+        .header("origin", &app.base)
+        .header("sec-fetch-site", "same-origin")
+        .form(&fields)
+        .send()
+        .await;
+    assert!(gone.is_err(), "the browser left: {gone:?}");
+    eventually("the processor to have been asked", || slow.refunds.load(Ordering::SeqCst) == 1).await;
+    // The refund went on without it; the same click, sent again once it has finished, replays it.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(b.post(&action, &fields).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(slow.refunds.load(Ordering::SeqCst), 1, "the processor was asked once");
+    assert_eq!(payment(&app, &pid).await["amount_refunded"], 300);
+    assert_eq!(app.read(move |tx| tx.refunds_of(&pid)).await.len(), 1, "one refund");
 }
 
 /// A receiver that answers 500 with the body it got (so a response excerpt could hold anything sent).

@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex, Once};
 use cardtoken_server::clock::{Clock, ManualClock, SystemClock};
 use cardtoken_server::config::Config;
 use cardtoken_server::domain::accounts::{self, NewAccount};
-use cardtoken_server::domain::payments::processor::{Processor, TestCards};
+use cardtoken_server::domain::payments::processor::{
+    AuthRequest, Decision, Processor, RefundDecision, TestCards,
+};
 use cardtoken_server::domain::webhook_endpoints::{HostResolver, SystemResolver};
 use cardtoken_server::domain::Services;
 use cardtoken_server::startup::Application;
@@ -541,4 +543,47 @@ pub fn contains_word(text: &str, word: &str) -> bool {
         let after = text[i + word.len()..].chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
         !before && !after
     })
+}
+
+/// Test cards, as a slow acquirer answers them: each authorization takes `authorize`, each refund
+/// `refund`; `started` and `refunds` count how often each was asked.
+pub struct Slow {
+    authorize: std::time::Duration,
+    refund: std::time::Duration,
+    pub started: std::sync::atomic::AtomicUsize,
+    pub refunds: std::sync::atomic::AtomicUsize,
+}
+
+impl Slow {
+    pub fn authorizing(delay: std::time::Duration) -> Slow {
+        Slow {
+            authorize: delay,
+            refund: std::time::Duration::ZERO,
+            started: Default::default(),
+            refunds: Default::default(),
+        }
+    }
+
+    pub fn refunding(delay: std::time::Duration) -> Slow {
+        Slow { refund: delay, ..Slow::authorizing(std::time::Duration::ZERO) }
+    }
+}
+
+impl Processor for Slow {
+    fn authorize(&self, request: &AuthRequest<'_>) -> Decision {
+        self.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.authorize);
+        TestCards.authorize(request)
+    }
+    fn complete_challenge(&self, request: &AuthRequest<'_>, passed: bool) -> Decision {
+        TestCards.complete_challenge(request, passed)
+    }
+    fn refund(&self, number: &cardtoken_types::CardNumber, amount: u64) -> RefundDecision {
+        self.refunds.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::thread::sleep(self.refund);
+        TestCards.refund(number, amount)
+    }
+    fn disputes_after_capture(&self, number: &cardtoken_types::CardNumber) -> bool {
+        TestCards.disputes_after_capture(number)
+    }
 }

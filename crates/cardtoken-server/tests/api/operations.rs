@@ -1,42 +1,17 @@
 //! What a load balancer and an operator see: health checks, and a graceful stop that finishes what is
 //! in flight (requests and deliveries), answers 503 on `/readyz` meanwhile, and gives its claims back.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cardtoken_server::domain::payments::processor::{
-    AuthRequest, Decision, Processor, RefundDecision, TestCards,
-};
+use cardtoken_server::domain::payments::processor::TestCards;
 use cardtoken_server::store;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{eventually, spawn_app, spawn_configured, test_config};
+use crate::helpers::{eventually, spawn_app, spawn_configured, test_config, Slow};
 use crate::webhooks::Receiver;
-
-/// Test cards, each authorization taking `delay` (as a slow acquirer would).
-struct Slow {
-    delay: Duration,
-    started: AtomicUsize,
-}
-
-impl Processor for Slow {
-    fn authorize(&self, request: &AuthRequest<'_>) -> Decision {
-        self.started.fetch_add(1, Ordering::SeqCst);
-        std::thread::sleep(self.delay);
-        TestCards.authorize(request)
-    }
-    fn complete_challenge(&self, request: &AuthRequest<'_>, passed: bool) -> Decision {
-        TestCards.complete_challenge(request, passed)
-    }
-    fn refund(&self, number: &cardtoken_types::CardNumber, amount: u64) -> RefundDecision {
-        TestCards.refund(number, amount)
-    }
-    fn disputes_after_capture(&self, number: &cardtoken_types::CardNumber) -> bool {
-        TestCards.disputes_after_capture(number)
-    }
-}
 
 #[tokio::test]
 async fn healthz_says_alive_and_readyz_names_the_database_once_migrated() {
@@ -55,7 +30,7 @@ async fn a_stop_answers_503_on_readyz_while_it_drains_and_finishes_the_payment_i
     let tmp = tempfile::tempdir().unwrap();
     let mut config = test_config(tmp.path()).await;
     config.drain_secs = 1;
-    let slow = Arc::new(Slow { delay: Duration::from_millis(1500), started: AtomicUsize::new(0) });
+    let slow = Arc::new(Slow::authorizing(Duration::from_millis(1500)));
     let mut app = spawn_configured(config, None, false, slow.clone()).await;
     let token = app.token_for("4242424242424242").await;
     let (base, sk, client) = (app.base.clone(), app.sk.clone(), app.client.clone());
@@ -119,7 +94,7 @@ async fn a_stop_lets_the_delivery_in_flight_finish_and_records_it() {
 async fn a_client_that_hangs_up_mid_payment_leaves_it_whole_and_its_retry_replays_it() {
     let tmp = tempfile::tempdir().unwrap();
     let config = test_config(tmp.path()).await;
-    let slow = Arc::new(Slow { delay: Duration::from_millis(800), started: AtomicUsize::new(0) });
+    let slow = Arc::new(Slow::authorizing(Duration::from_millis(800)));
     let app = spawn_configured(config, None, false, slow.clone()).await;
     let token = app.token_for("4242424242424242").await;
     let body = json!({"amount": 700, "currency": "usd", "token": token});

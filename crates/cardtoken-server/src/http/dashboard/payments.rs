@@ -542,27 +542,38 @@ pub async fn act(
             }
         },
     };
-    let (caller, idem) = (&s.caller, &change.idem);
-    let (outcome, done) = match action {
-        Action::Capture => (
-            settle(|| payments::capture(&state, caller, &id, amount, idem.clone(), render::<Payment>))
-                .await
-                .map(|_| ()),
-            "captured",
-        ),
-        Action::Void => (
-            settle(|| payments::cancel(&state, caller, &id, idem.clone(), render::<Payment>))
-                .await
-                .map(|_| ()),
-            "voided",
-        ),
-        Action::Refund => (
-            settle(|| refunds::create(&state, caller, &id, amount, idem.clone(), render::<Refund>))
-                .await
-                .map(|_| ()),
-            "refunded",
-        ),
+    // On a task of its own, as the API's payments and refunds run: a person who closes the tab mid-click
+    // does not stop the change between the processor's answer and its commit.
+    let (svc, caller, idem, pid) =
+        (state.services().clone(), s.caller.clone(), change.idem.clone(), id.clone());
+    let outcome = crate::http::detached(
+        async move {
+            let (svc, caller, id) = (&*svc, &caller, &pid);
+            match action {
+                Action::Capture => {
+                    settle(|| payments::capture(svc, caller, id, amount, idem.clone(), render::<Payment>))
+                        .await
+                        .map(|_| ())
+                }
+                Action::Void => settle(|| payments::cancel(svc, caller, id, idem.clone(), render::<Payment>))
+                    .await
+                    .map(|_| ()),
+                Action::Refund => {
+                    settle(|| refunds::create(svc, caller, id, amount, idem.clone(), render::<Refund>))
+                        .await
+                        .map(|_| ())
+                }
+            }
+        },
+        || Outcome::Failed(StatusCode::INTERNAL_SERVER_ERROR, Error::internal("task").to_wire().message),
+    )
+    .await;
+    let done = match action {
+        Action::Capture => "captured",
+        Action::Void => "voided",
+        Action::Refund => "refunded",
     };
+    let caller = &s.caller;
     match outcome {
         Outcome::Fresh(()) | Outcome::Replayed(_) => see_other(&path, done),
         Outcome::Failed(status, message) => match payments::get(&state, caller, &id, None).await {
