@@ -454,15 +454,22 @@ async fn another_accounts_objects_and_the_other_modes_objects_are_404() {
     assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
 }
 
-#[tokio::test]
-async fn a_double_click_refunds_once() {
-    let app = spawn_app().await;
-    add_user(&app, &app.account, "ann@shop.example").await;
+/// Ann, signed in, on the page that confirms a refund of 300 of a new payment of 1000: her browser, the
+/// payment's id, and the confirming form's action and fields.
+async fn refund_confirmed(app: &TestApp) -> (Browser, String, String, Vec<(String, String)>) {
+    add_user(app, &app.account, "ann@shop.example").await;
     let pid = app.pay("4242424242424242", 1000, true).await.json["id"].as_str().unwrap().to_string();
-    let mut b = Browser::signed_in(&app, "ann@shop.example").await;
+    let mut b = Browser::signed_in(app, "ann@shop.example").await;
     let confirm = b.get(&format!("/dashboard/payments/{pid}/refund?amount=300")).await;
     let action = format!("/dashboard/payments/{pid}/refund");
     let fields = confirm.form(&action);
+    (b, pid, action, fields)
+}
+
+#[tokio::test]
+async fn a_double_click_refunds_once() {
+    let app = spawn_app().await;
+    let (mut b, pid, action, fields) = refund_confirmed(&app).await;
     let (mut b1, mut b2) = (Browser::new(&app), Browser::new(&app));
     b1.cookies = b.cookies.clone();
     b2.cookies = b.cookies.clone();
@@ -489,12 +496,7 @@ async fn a_double_click_refunds_once() {
 async fn a_person_who_leaves_mid_refund_leaves_it_whole_and_the_same_click_replays_it() {
     let slow = Arc::new(Slow::refunding(Duration::from_millis(800)));
     let app = spawn_app_with_processor(slow.clone()).await;
-    add_user(&app, &app.account, "ann@shop.example").await;
-    let pid = app.pay("4242424242424242", 1000, true).await.json["id"].as_str().unwrap().to_string();
-    let mut b = Browser::signed_in(&app, "ann@shop.example").await;
-    let confirm = b.get(&format!("/dashboard/payments/{pid}/refund?amount=300")).await;
-    let action = format!("/dashboard/payments/{pid}/refund");
-    let fields = confirm.form(&action);
+    let (mut b, pid, action, fields) = refund_confirmed(&app).await;
     // The tab is closed (the connection with it) while the processor is still deciding.
     let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
     let gone = reqwest::Client::builder()
