@@ -15,4 +15,5 @@ if ! command -v wrk >/dev/null; then
 fi
 say "building the server (release)"
 cargo build --quiet --release -p cardtoken-server
+rustc --edition 2021 -O -o target/release/one-client bench/server/one_client.rs
 node bench/server/run.mjs

@@ -2,7 +2,7 @@
 // cores (wrk shares them). SQLite (the default), then PostgreSQL with one and with two instances. Every
 // answer waits for its commit to be on disk (SQLite synchronous = FULL; PostgreSQL fsync and
 // synchronous_commit on). Prints tokens/s, payments/s (each consumes its own token and writes the
-// payment, its event and deliveries), one client's tokenization p50/p99 (by wrk and by one_client.py),
+// payment, its event and deliveries), one client's tokenization p50/p99 (by wrk and by one_client.rs),
 // and the ratio to the targets of issue 11 and to the figures measured before it.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -62,18 +62,18 @@ function wrk(url, script, { connections, threads = 2, seconds = SECONDS, env = {
   });
 }
 
-/** One client on a blocking socket (one_client.py): answers {p50, p99} in ms. */
+/** One client on a blocking socket (one_client.rs, built by bench-server.sh): answers {p50, p99} in ms. */
 function blocking(url, seconds, pk) {
-  const child = spawn('python3', [path.join(here, 'one_client.py'), url, String(seconds), ...(pk ? [pk] : [])],
+  const child = spawn(path.join(root, 'target/release/one-client'), [url, String(seconds), ...(pk ? [pk] : [])],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout.on('data', (c) => (out += c));
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`one_client.py failed (${code}):\n${out}`));
+      if (code !== 0) return reject(new Error(`one_client.rs failed (${code}):\n${out}`));
       const r = JSON.parse(out.trim().split('\n').pop());
-      if (r.non200 > 0) return reject(new Error(`one_client.py: ${r.non200} answers were not 200`));
+      if (r.non200 > 0) return reject(new Error(`one_client.rs: ${r.non200} answers were not 200`));
       resolve(r);
     });
   });
@@ -100,7 +100,7 @@ async function measure(name, servers) {
   // (one run's p99 moves with whatever else the machine's host is doing). Each is followed by as long a
   // run of GET /healthz, which does no work: its p99 is the floor this machine puts under any request now.
   const seconds = Math.max(3, Math.round(SECONDS / 2));
-  // The same again with a client that does nothing but send and read (one_client.py), taking turns with
+  // The same again with a client that does nothing but send and read (one_client.rs), taking turns with
   // wrk: on these machines the two agree to p90 and part at p99, wrk's the higher, so both are shown.
   const singles = [];
   const floors = [];
@@ -178,7 +178,7 @@ async function postgres(instances) {
 const ratio = (a, b) => `${(a / b).toFixed(2)}×`;
 const results = [await sqlite(), await postgres(1), await postgres(2)];
 console.log(`\nDurable throughput, wrk with 64 connections on the same 2 cores (${SECONDS} s runs). One client's tokenization latency,
-median of three runs, by wrk and by a blocking client (one_client.py) taking turns; each "no-op p99" is the same
+median of three runs, by wrk and by a blocking client (one_client.rs) taking turns; each "no-op p99" is the same
 client's p99 for GET /healthz, which does no work: this machine's floor now.\n`);
 console.log('| backend | tokens/s | vs 15,000 | vs 3,600 before | payments/s | vs 6,000 | vs 560 before '
   + '| wrk, 1 client p50 | p99 | vs 1 ms | no-op p99 | blocking client p50 | p99 | vs 1 ms | no-op p99 |');
