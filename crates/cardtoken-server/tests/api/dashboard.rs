@@ -16,7 +16,7 @@ use secrecy::SecretString;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    contains, eventually, spawn_app, spawn_app_realtime, spawn_app_with_processor, Slow, TestApp,
+    contains, eventually, hanging_up, spawn_app, spawn_app_realtime, spawn_app_with_processor, Slow, TestApp,
 };
 use crate::webhooks::Receiver;
 use cardtoken_server::domain::users;
@@ -80,14 +80,16 @@ impl Browser {
         }
     }
 
-    async fn send(
-        &mut self,
+    /// A request from this browser, through `client`: its cookies, `headers`, and `form` as its body.
+    fn request(
+        &self,
+        client: &reqwest::Client,
         method: Method,
         path: &str,
         form: Option<&[(String, String)]>,
         headers: &[(&str, &str)],
-    ) -> Page {
-        let mut req = self.client.request(method, format!("{}{path}", self.base));
+    ) -> reqwest::RequestBuilder {
+        let mut req = client.request(method, format!("{}{path}", self.base));
         if !self.cookies.is_empty() {
             let jar: Vec<String> = self.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
             req = req.header("cookie", jar.join("; "));
@@ -98,7 +100,17 @@ impl Browser {
         if let Some(f) = form {
             req = req.form(f);
         }
-        let resp = req.send().await.unwrap();
+        req
+    }
+
+    async fn send(
+        &mut self,
+        method: Method,
+        path: &str,
+        form: Option<&[(String, String)]>,
+        headers: &[(&str, &str)],
+    ) -> Page {
+        let resp = self.request(&self.client, method, path, form, headers).send().await.unwrap();
         let page = Page { status: resp.status(), headers: resp.headers().clone(), text: String::new() };
         let text = resp.text().await.unwrap();
         let page = Page { text, ..page };
@@ -121,8 +133,12 @@ impl Browser {
     /// A form posted from one of the dashboard's pages.
     async fn post(&mut self, path: &str, fields: &[(String, String)]) -> Page {
         let origin = self.base.clone();
-        self.send(Method::POST, path, Some(fields), &[("origin", &origin), ("sec-fetch-site", "same-origin")])
-            .await
+        self.send(Method::POST, path, Some(fields), &Browser::from_page(&origin)).await
+    }
+
+    /// The headers a browser adds to a request from a page of `origin`.
+    fn from_page(origin: &str) -> [(&'static str, &str); 2] {
+        [("origin", origin), ("sec-fetch-site", "same-origin")]
     }
 
     /// Submits the form to `action` found on `page`, with `extra` fields.
@@ -498,16 +514,8 @@ async fn a_person_who_leaves_mid_refund_leaves_it_whole_and_the_same_click_repla
     let app = spawn_app_with_processor(slow.clone()).await;
     let (mut b, pid, action, fields) = refund_confirmed(&app).await;
     // The tab is closed (the connection with it) while the processor is still deciding.
-    let jar: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();
-    let gone = reqwest::Client::builder()
-        .timeout(Duration::from_millis(200))
-        .build()
-        .unwrap()
-        .post(format!("{}{action}", app.base))
-        .header("cookie", jar.join("; "))
-        .header("origin", &app.base)
-        .header("sec-fetch-site", "same-origin")
-        .form(&fields)
+    let gone = b
+        .request(&hanging_up(), Method::POST, &action, Some(&fields), &Browser::from_page(&app.base))
         .send()
         .await;
     assert!(gone.is_err(), "the browser left: {gone:?}");

@@ -546,12 +546,18 @@ pub fn contains_word(text: &str, word: &str) -> bool {
 }
 
 /// Test cards, as a slow acquirer answers them: each authorization takes `authorize`, each refund
-/// `refund`; `started` and `refunds` count how often each was asked.
+/// `refund`; `authorizations` and `refunds` count how often each was asked.
 pub struct Slow {
     authorize: std::time::Duration,
     refund: std::time::Duration,
-    pub started: std::sync::atomic::AtomicUsize,
+    pub authorizations: std::sync::atomic::AtomicUsize,
     pub refunds: std::sync::atomic::AtomicUsize,
+}
+
+/// A client that gives up 200 ms into a request and closes its connection (a shopper's tab closed, a
+/// merchant's server timing out), for the tests of what a hang-up leaves behind.
+pub fn hanging_up() -> reqwest::Client {
+    reqwest::Client::builder().timeout(std::time::Duration::from_millis(200)).build().unwrap()
 }
 
 impl Slow {
@@ -559,7 +565,7 @@ impl Slow {
         Slow {
             authorize: delay,
             refund: std::time::Duration::ZERO,
-            started: Default::default(),
+            authorizations: Default::default(),
             refunds: Default::default(),
         }
     }
@@ -571,7 +577,7 @@ impl Slow {
 
 impl Processor for Slow {
     fn authorize(&self, request: &AuthRequest<'_>) -> Decision {
-        self.started.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.authorizations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         std::thread::sleep(self.authorize);
         TestCards.authorize(request)
     }

@@ -10,7 +10,7 @@ use cardtoken_server::store;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::helpers::{eventually, spawn_app, spawn_configured, test_config, Slow};
+use crate::helpers::{eventually, hanging_up, spawn_app, spawn_configured, test_config, Slow};
 use crate::webhooks::Receiver;
 
 #[tokio::test]
@@ -42,7 +42,8 @@ async fn a_stop_answers_503_on_readyz_while_it_drains_and_finishes_the_payment_i
             .send()
             .await
     });
-    eventually("the payment to reach the processor", || slow.started.load(Ordering::SeqCst) == 1).await;
+    eventually("the payment to reach the processor", || slow.authorizations.load(Ordering::SeqCst) == 1)
+        .await;
     let stopped = app.begin_stop();
     // Draining: not ready, still answering.
     let ready = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
@@ -99,8 +100,7 @@ async fn a_client_that_hangs_up_mid_payment_leaves_it_whole_and_its_retry_replay
     let token = app.token_for("4242424242424242").await;
     let body = json!({"amount": 700, "currency": "usd", "token": token});
     // The client gives up (and closes its connection) while the processor is still deciding.
-    let impatient = reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap();
-    let gone = impatient
+    let gone = hanging_up()
         .post(format!("{}/v1/payments", app.base))
         .bearer_auth(&app.sk)
         .header("idempotency-key", "order-77")
@@ -108,13 +108,13 @@ async fn a_client_that_hangs_up_mid_payment_leaves_it_whole_and_its_retry_replay
         .send()
         .await;
     assert!(gone.is_err(), "the client hung up: {gone:?}");
-    eventually("the processor to have been asked", || slow.started.load(Ordering::SeqCst) == 1).await;
+    eventually("the processor to have been asked", || slow.authorizations.load(Ordering::SeqCst) == 1).await;
     // The operation went on without it: its retry, once it has finished, replays it.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let retry = app.call(Method::POST, "/v1/payments", Some(&app.sk), Some(body), Some("order-77")).await;
     assert_eq!(retry.status, StatusCode::OK, "{}", retry.text);
     assert_eq!(retry.headers["idempotent-replayed"], "true", "the first request finished and was stored");
-    assert_eq!(slow.started.load(Ordering::SeqCst), 1, "asked once");
+    assert_eq!(slow.authorizations.load(Ordering::SeqCst), 1, "asked once");
     let list = app.get("/v1/payments").await.json;
     assert_eq!(list["data"].as_array().unwrap().len(), 1, "one payment");
     assert_eq!(list["data"][0]["amount_captured"], 700);
