@@ -41,42 +41,36 @@ function startServer(env) {
   });
 }
 
-/** Runs wrk; answers {rps, p50, p99} (latencies in ms). */
-function wrk(url, script, { connections, threads = 2, seconds = SECONDS, env = {} }) {
-  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...(script ? ['-s', path.join(here, script)] : []), url];
+/** Runs a load generator to its end; answers what it printed (rejects if it failed). */
+function output(command, args, options = {}) {
   return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { env: { ...process.env, WRK_THREADS: String(threads), ...env } });
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'], ...options });
     let out = '';
     child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`wrk failed:\n${out}`));
-      const ms = (label) => {
-        const m = out.match(new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`));
-        if (!m) return null;
-        return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
-      };
-      const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-      resolve({ rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: ms('50'), p99: ms('99'), non2xx, out });
-    });
+    child.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${command} failed (${code}):\n${out}`))));
     child.on('error', reject);
   });
 }
 
+/** Runs wrk; answers {rps, p50, p99} (latencies in ms). */
+async function wrk(url, script, { connections, threads = 2, seconds = SECONDS, env = {} }) {
+  const args = [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', ...(script ? ['-s', path.join(here, script)] : []), url];
+  const out = await output('wrk', args, { env: { ...process.env, WRK_THREADS: String(threads), ...env } });
+  const ms = (label) => {
+    const m = out.match(new RegExp(`${label}%\\s+([\\d.]+)(us|ms|s)`));
+    if (!m) return null;
+    return Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]];
+  };
+  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+  return { rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)[1]), p50: ms('50'), p99: ms('99'), non2xx, out };
+}
+
 /** One client on a blocking socket (one_client.rs, built by bench-server.sh): answers {p50, p99} in ms. */
-function blocking(url, seconds, pk) {
-  const child = spawn(path.join(root, 'target/release/one-client'), [url, String(seconds), ...(pk ? [pk] : [])],
-    { stdio: ['ignore', 'pipe', 'inherit'] });
-  let out = '';
-  child.stdout.on('data', (c) => (out += c));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code) => {
-      if (code !== 0) return reject(new Error(`one_client.rs failed (${code}):\n${out}`));
-      const r = JSON.parse(out.trim().split('\n').pop());
-      if (r.non200 > 0) return reject(new Error(`one_client.rs: ${r.non200} answers were not 200`));
-      resolve(r);
-    });
-  });
+async function blocking(url, seconds, pk) {
+  const out = await output(path.join(root, 'target/release/one-client'), [url, String(seconds), ...(pk ? [pk] : [])]);
+  const r = JSON.parse(out.trim().split('\n').pop());
+  if (r.non200 > 0) throw new Error(`one_client.rs: ${r.non200} answers were not 200`);
+  return r;
 }
 
 /** Makes `n`-ish tokens as fast as it can, keeping their ids in one file; answers its path. */
@@ -112,11 +106,11 @@ async function measure(name, servers) {
     plain.push(await blocking(`${servers[0].api}/v1/tokens`, seconds, pk));
     plainFloors.push(await blocking(`${servers[0].api}/healthz`, seconds));
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[1];
-  const single = { p50: median(singles.map((r) => r.p50)), p99: median(singles.map((r) => r.p99)) };
-  const floor = median(floors.map((r) => r.p99));
-  const lone = { p50: median(plain.map((r) => r.p50)), p99: median(plain.map((r) => r.p99)) };
-  const loneFloor = median(plainFloors.map((r) => r.p99));
+  const median = (runs, figure) => runs.map((r) => r[figure]).sort((a, b) => a - b)[1];
+  const single = { p50: median(singles, 'p50'), p99: median(singles, 'p99') };
+  const floor = median(floors, 'p99');
+  const lone = { p50: median(plain, 'p50'), p99: median(plain, 'p99') };
+  const loneFloor = median(plainFloors, 'p99');
   // 64 connections (split between instances), tokens.
   const runs = await Promise.all(servers.map((s) => wrk(`${s.api}/v1/tokens`, 'token.lua', {
     connections: Math.floor(64 / servers.length), env: { PK: pk },
